@@ -1,0 +1,104 @@
+import type { Consumer } from './component.js';
+import type { Metrics } from '../telemetry/metrics.js';
+
+export interface BoundedQueueOptions<T> {
+  /** Name used in the `queue` label of the queue metrics. */
+  name: string;
+  /** Most items held at once; a batch that would exceed it is refused whole. */
+  capacity: number;
+  /** How many items a batch counts for (a span batch counts its spans). */
+  sizeOf?: (batch: readonly T[]) => number;
+  metrics: Metrics;
+}
+
+/**
+ * The bounded hand-off between two pipeline stages. `consume` enqueues or refuses at once (never blocks,
+ * never grows past `capacity`); a drain loop on `setImmediate` hands batches to the next stage so the
+ * HTTP handler that produced them can answer before the work is done.
+ *
+ * Counters (`mcpwatch_queue_*_total{queue}`): accepted and refused at the door, dropped when the next
+ * stage refuses or throws, or when shutdown's deadline passes with items still queued.
+ */
+export class BoundedQueue<T> implements Consumer<T> {
+  private readonly batches: (readonly T[])[] = [];
+  private held = 0;
+  private scheduled = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly sizeOf: (batch: readonly T[]) => number;
+
+  constructor(
+    private readonly opts: BoundedQueueOptions<T>,
+    private readonly next: Consumer<T>,
+  ) {
+    this.sizeOf = opts.sizeOf ?? ((b) => b.length);
+    opts.metrics.queueCapacity.set({ queue: opts.name }, opts.capacity);
+  }
+
+  /** Items currently waiting. */
+  get size(): number {
+    return this.held;
+  }
+
+  consume(batch: readonly T[]): boolean {
+    const n = this.sizeOf(batch);
+    const labels = { queue: this.opts.name };
+    if (this.closed || this.held + n > this.opts.capacity) {
+      this.opts.metrics.queueRefused.inc(labels, n);
+      return false;
+    }
+    this.batches.push(batch);
+    this.held += n;
+    this.opts.metrics.queueAccepted.inc(labels, n);
+    this.opts.metrics.queueSize.set(labels, this.held);
+    this.schedule();
+    return true;
+  }
+
+  /** Stops accepting, then resolves when everything queued has been handed on or the deadline passed. */
+  async close(deadlineMs: number): Promise<void> {
+    this.closed = true;
+    if (this.held === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+    });
+    await Promise.race([drained, expired]);
+    clearTimeout(timer);
+    if (this.held > 0) {
+      this.opts.metrics.queueDropped.inc({ queue: this.opts.name }, this.held);
+      this.batches.length = 0;
+      this.held = 0;
+      this.opts.metrics.queueSize.set({ queue: this.opts.name }, 0);
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const labels = { queue: this.opts.name };
+    // Bound the work per turn so HTTP handlers and timers keep running under a backlog.
+    const started = performance.now();
+    while (this.batches.length > 0 && performance.now() - started < 20) {
+      const batch = this.batches.shift()!;
+      const n = this.sizeOf(batch);
+      this.held -= n;
+      let taken = false;
+      try {
+        taken = this.next.consume(batch);
+      } catch {
+        taken = false;
+      }
+      if (!taken) this.opts.metrics.queueDropped.inc(labels, n);
+    }
+    this.opts.metrics.queueSize.set(labels, this.held);
+    if (this.batches.length > 0) this.schedule();
+    else for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+}

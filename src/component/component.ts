@@ -1,0 +1,66 @@
+import type { z } from 'zod';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+
+/** Pipeline roles, after the OpenTelemetry Collector. */
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
+
+/** What a running component may use from the daemon that hosts it. */
+export interface Host {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * The one lifecycle every component follows:
+ * - `start()` returns quickly (bind, spawn timers; never wait for traffic);
+ * - `shutdown()` is idempotent, safe without `start()`, and flushes what it holds.
+ */
+export interface Component {
+  start(host: Host): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Stages talk only through consumers. `consume` is synchronous and answers at once whether the batch was
+ * taken; `false` is back-pressure (the caller answers its sender with "retry later"), never data loss.
+ */
+export interface Consumer<T> {
+  consume(batch: readonly T[]): boolean;
+}
+
+export interface CreateSettings {
+  /** Config path of this component, e.g. `receivers.otlp`; used in messages and logs. */
+  readonly path: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * Builds one kind of component. The default config is complete and valid: a daemon with no config file
+ * runs on `createDefaultConfig()` of every enabled factory.
+ */
+export interface Factory<TConfig, TIn = unknown, TOut = unknown> {
+  readonly type: string;
+  readonly kind: ComponentKind;
+  /** zod schema with defaults; parsing `{}` yields the default config. */
+  readonly schema: z.ZodType<TConfig>;
+  createDefaultConfig(): TConfig;
+  /** Semantic checks beyond the schema. Each message is a sentence that starts with its config path. */
+  validate(config: TConfig, path: string): string[];
+  create(settings: CreateSettings, config: TConfig, next: Consumer<TOut>): Component & Partial<Consumer<TIn>>;
+}
+
+/** A consumer that keeps what it is given; the test double of STYLE.md (`Sink`). */
+export class SinkConsumer<T> implements Consumer<T> {
+  readonly items: T[] = [];
+  refuse = false;
+  consume(batch: readonly T[]): boolean {
+    if (this.refuse) return false;
+    this.items.push(...batch);
+    return true;
+  }
+}
+
+/** A consumer that accepts and discards. */
+export const nopConsumer: Consumer<unknown> = { consume: () => true };

@@ -1,0 +1,115 @@
+/**
+ * The normalized event every detector consumes (DESIGN.md, "One event shape flows between stages").
+ * Receivers produce it; nothing downstream of normalization parses OTLP or reads /proc.
+ */
+
+/** Who an event is attributed to. `id` is stable across restarts of the same server. */
+export interface ServerIdentity {
+  /** Stable id: the taps' `mcpwatch.server.id`, else derived from name + command line (see normalize). */
+  id: string;
+  /** Human name: `service.name`, `mcp.server.name`, or the executable. */
+  name: string;
+  pid?: number;
+  commandLine?: string;
+  executable?: string;
+  version?: string;
+  host?: string;
+}
+
+interface EventBase {
+  /** Unique per event (trace id + span id for span-derived events). */
+  id: string;
+  /** When it happened, Unix milliseconds. */
+  time: number;
+  server: ServerIdentity;
+  traceId?: string;
+  spanId?: string;
+}
+
+/** Which attribute convention an MCP span was recognised by (kept for debugging and metrics). */
+export type McpFlavour = 'otel' | 'openllmetry' | 'shinzo' | 'gateway' | 'span-name';
+
+/** Size and content fingerprint of a payload; `content` only when capture is on at the source. */
+export interface PayloadInfo {
+  size?: number;
+  fingerprint?: string;
+  /** Parsed JSON when available, else the raw string. Untrusted. */
+  content?: unknown;
+}
+
+export interface McpTrafficEvent extends EventBase {
+  kind: 'mcp';
+  flavour: McpFlavour;
+  /** JSON-RPC method, e.g. `tools/call`, `notifications/progress`. */
+  method: string;
+  /** `request` (answered or not), or `notification` (one-way). */
+  messageType: 'request' | 'notification';
+  /** Which side recorded the span: the MCP client (CLIENT span) or the server (SERVER span). */
+  side: 'client' | 'server' | 'unknown';
+  /** Requests a server sends to its client (sampling, elicitation, roots) are `server_to_client`. */
+  direction: 'client_to_server' | 'server_to_client';
+  tool?: string;
+  prompt?: string;
+  resourceUri?: string;
+  requestId?: string;
+  /** Untrusted: a client may reuse or forge it. Absent in the stateless era. */
+  sessionId?: string;
+  /** Session id when present, else client + server + process, else the trace id. */
+  correlationKey: string;
+  protocolVersion?: string;
+  era: 'session' | 'stateless' | 'unknown';
+  transport?: string;
+  client?: { name?: string; version?: string; address?: string };
+  durationMs?: number;
+  outcome: 'ok' | 'error' | 'tool_error';
+  errorType?: string;
+  jsonRpcErrorCode?: number;
+  arguments?: PayloadInfo;
+  result?: PayloadInfo;
+  /** Notification details (`notifications/message`, `progress`, `resources/updated`). */
+  notification?: { level?: string; logger?: string; progress?: number; total?: number; uri?: string };
+  parentSpanId?: string;
+}
+
+export interface ProcessEvent extends EventBase {
+  kind: 'process';
+  action: 'sample' | 'exec' | 'exit' | 'listen' | 'uid_change';
+  pid: number;
+  ppid?: number;
+  executable?: string;
+  argv?: string[];
+  uid?: number;
+  euid?: number;
+  cpuPercent?: number;
+  rssBytes?: number;
+  threads?: number;
+  openFds?: number;
+  children?: number;
+  listen?: { address: string; port: number; protocol: 'tcp' | 'udp' };
+  exitCode?: number;
+}
+
+export interface FileEvent extends EventBase {
+  kind: 'file';
+  action: 'create' | 'modify' | 'delete' | 'read';
+  path: string;
+  sensitive: boolean;
+  canary?: boolean;
+  pid?: number;
+  /** How sure the attribution to `server` is, 0..1. */
+  confidence: number;
+}
+
+export interface NetworkEvent extends EventBase {
+  kind: 'network';
+  action: 'connect' | 'new_destination' | 'traffic' | 'close';
+  pid?: number;
+  protocol: 'tcp' | 'udp';
+  local?: { address: string; port: number };
+  remote: { address: string; port: number; hostname?: string };
+  scope: 'loopback' | 'private' | 'link_local' | 'metadata' | 'public';
+  bytesSent?: number;
+  bytesReceived?: number;
+}
+
+export type McpEvent = McpTrafficEvent | ProcessEvent | FileEvent | NetworkEvent;
