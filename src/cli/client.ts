@@ -1,0 +1,47 @@
+/** Talks to a running daemon's admin API for the query commands (`traces`, `servers`, `events`, ...). */
+
+export interface ClientOptions {
+  /** Admin endpoint, `HOST:PORT` or a full URL. */
+  admin: string;
+  token?: string;
+  timeoutMs?: number;
+}
+
+export class AdminClientError extends Error {
+  override readonly name = 'AdminClientError';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function adminBaseUrl(admin: string): string {
+  return /^https?:\/\//.test(admin) ? admin.replace(/\/$/, '') : `http://${admin}`;
+}
+
+export async function adminGet<T>(opts: ClientOptions, path: string): Promise<T> {
+  const url = `${adminBaseUrl(opts.admin)}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new AdminClientError(`cannot reach the mcpwatch daemon at ${adminBaseUrl(opts.admin)} (${cause}); is it running? (--admin HOST:PORT)`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      // not JSON: keep the body text
+    }
+    throw new AdminClientError(`daemon answered ${res.status}: ${message}`, res.status);
+  }
+  return JSON.parse(text) as T;
+}
