@@ -40,6 +40,10 @@ export class BoundedQueue<T> implements Consumer<T> {
     return this.held;
   }
 
+  hasRoomFor(n: number): boolean {
+    return !this.closed && this.held + n <= this.opts.capacity;
+  }
+
   consume(batch: readonly T[]): boolean {
     const n = this.sizeOf(batch);
     const labels = { queue: this.opts.name };

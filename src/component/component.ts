@@ -27,6 +27,8 @@ export interface Component {
  */
 export interface Consumer<T> {
   consume(batch: readonly T[]): boolean;
+  /** Whether a batch of `n` items would be taken now; lets a receiver refuse before reading a body. */
+  hasRoomFor?(n: number): boolean;
 }
 
 export interface CreateSettings {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
+import { validateConfig } from './validate.js';
 
 /** Invalid configuration: the CLI prints each problem and exits 78 (EX_CONFIG). */
 export class ConfigError extends Error {
@@ -43,7 +44,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   for (const assignment of opts.set ?? []) applySet(tree, assignment, problems);
   resolveSecretFiles(tree, '', problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return parseConfig(tree);
+  const config = parseConfig(tree);
+  const semantic = validateConfig(config);
+  if (semantic.length > 0) throw new ConfigError(semantic);
+  return config;
 }
 
 /** Validates a plain object against the schema; problems name their config path. */

@@ -1,0 +1,10 @@
+import type { Factory } from './component.js';
+import { otlpReceiverFactory } from '../receiver/otlp/factory.js';
+
+/**
+ * Every component factory the daemon can build, keyed by config section. The conformance test runs over
+ * this list, so a factory that is not registered here is not tested and not configurable.
+ */
+export const FACTORIES: { section: string; factory: Factory<any, any, any> }[] = [
+  { section: 'receivers.otlp', factory: otlpReceiverFactory },
+];
