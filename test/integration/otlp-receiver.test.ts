@@ -1,0 +1,229 @@
+import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SinkConsumer, type Consumer } from '../../src/component/component.js';
+import { otlpReceiverFactory } from '../../src/receiver/otlp/factory.js';
+import type { OtlpHttpReceiver } from '../../src/receiver/otlp/receiver.js';
+import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
+import { otlpReceiverSchema } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { makeMcpSpans, toJson, toProtobuf } from '../helpers/mcp-spans.js';
+
+const running: OtlpHttpReceiver[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.shutdown()));
+});
+
+async function startReceiver(overrides: Record<string, unknown> = {}, next: Consumer<DecodedSpan> = new SinkConsumer<DecodedSpan>()) {
+  const config = otlpReceiverSchema.parse({ endpoint: '127.0.0.1:0', ...overrides });
+  const metrics = new Metrics();
+  const receiver = otlpReceiverFactory.create({ path: 'receivers.otlp', logger: silentLogger(), metrics }, config, next) as OtlpHttpReceiver;
+  await receiver.start();
+  running.push(receiver);
+  const { port } = receiver.address();
+  return { receiver, metrics, url: `http://127.0.0.1:${port}/v1/traces`, port, next };
+}
+
+const post = (url: string, body: BodyInit | Uint8Array, headers: Record<string, string>) =>
+  fetch(url, { method: 'POST', body: body as BodyInit, headers });
+
+const metricSum = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) => {
+  const m = await metrics.registry.getSingleMetric(name)!.get();
+  return m.values.filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val)).reduce((s, v) => s + v.value, 0);
+};
+
+const spans = makeMcpSpans({ count: 20, seed: 7 });
+const PROTO = toProtobuf(spans);
+const JSON_BODY = toJson(spans);
+
+describe('OtlpHttpReceiver: accepted requests', () => {
+  it('accepts protobuf and answers in protobuf', async () => {
+    const { url, next, metrics } = await startReceiver();
+    const res = await post(url, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+    expect((await res.arrayBuffer()).byteLength).toBe(0); // an empty ExportTraceServiceResponse
+    expect((next as SinkConsumer<DecodedSpan>).items).toHaveLength(20);
+    expect(await metricSum(metrics, 'mcpwatch_receiver_accepted_spans_total', { encoding: 'protobuf' })).toBe(20);
+  });
+
+  it('accepts JSON (with a charset parameter) and answers in JSON', async () => {
+    const { url, next } = await startReceiver();
+    const res = await post(url, JSON_BODY, { 'content-type': 'Application/JSON; charset=utf-8' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({});
+    const got = (next as SinkConsumer<DecodedSpan>).items;
+    expect(got).toHaveLength(20);
+    expect(got[0]!.resource['service.name']).toBe('filesystem');
+  });
+
+  it('accepts gzip in both encodings', async () => {
+    const { url, next } = await startReceiver();
+    for (const [body, type] of [[gzipSync(PROTO), 'application/x-protobuf'], [gzipSync(JSON_BODY), 'application/json']] as const) {
+      const res = await post(url, body, { 'content-type': type, 'content-encoding': 'gzip' });
+      expect(res.status).toBe(200);
+    }
+    expect((next as SinkConsumer<DecodedSpan>).items).toHaveLength(40);
+  });
+
+  it('answers an empty request with 200', async () => {
+    const { url } = await startReceiver();
+    expect((await post(url, new Uint8Array(0), { 'content-type': 'application/x-protobuf' })).status).toBe(200);
+    expect((await post(url, '', { 'content-type': 'application/json' })).status).toBe(200);
+    expect((await post(url, '{}', { 'content-type': 'application/json' })).status).toBe(200);
+  });
+
+  it('reports partial success for unusable spans and keeps the rest', async () => {
+    const { url, next, metrics } = await startReceiver();
+    const body = {
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'memory' } }] },
+        scopeSpans: [{ spans: [
+          { traceId: '5B8EFFF798038103D269B633813FC60C', spanId: 'EEE19B7EC3C1B174', name: 'tools/call x', kind: 2, startTimeUnixNano: '1790000000000000000', endTimeUnixNano: 1790000000001000000 },
+          { traceId: '', spanId: 'eee19b7ec3c1b174', name: 'broken', kind: 2 },
+        ] }],
+      }],
+    };
+    const res = await post(url, JSON.stringify(body), { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string } };
+    expect(Number(answer.partialSuccess?.rejectedSpans)).toBe(1);
+    expect(answer.partialSuccess?.errorMessage).toMatch(/trace/i);
+    expect((next as SinkConsumer<DecodedSpan>).items.map((s) => s.traceId)).toEqual(['5b8efff798038103d269b633813fc60c']);
+    expect(await metricSum(metrics, 'mcpwatch_receiver_refused_spans_total', { reason: 'invalid_span' })).toBe(1);
+  });
+});
+
+describe('OtlpHttpReceiver: refusals per the OTLP/HTTP spec', () => {
+  it('400 with a message for malformed JSON and protobuf, in the request encoding', async () => {
+    const { url, metrics } = await startReceiver();
+    const json = await post(url, '{"resourceSpans": [', { 'content-type': 'application/json' });
+    expect(json.status).toBe(400);
+    expect(json.headers.get('content-type')).toBe('application/json');
+    expect(((await json.json()) as { message: string }).message).toMatch(/malformed OTLP JSON/);
+    const proto = await post(url, PROTO.subarray(0, 1000), { 'content-type': 'application/x-protobuf' });
+    expect(proto.status).toBe(400);
+    expect(proto.headers.get('content-type')).toBe('application/x-protobuf');
+    expect(Buffer.from(await proto.arrayBuffer()).toString('latin1')).toContain('malformed OTLP protobuf');
+    expect(await metricSum(metrics, 'mcpwatch_receiver_requests_total', { status: '400' })).toBe(2);
+  });
+
+  it('404 for other paths and 405 (with Allow) for other methods', async () => {
+    const { port, url } = await startReceiver();
+    const other = await post(`http://127.0.0.1:${port}/v1/metrics`, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(other.status).toBe(404);
+    const get = await fetch(url);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('415 for unsupported content types and encodings', async () => {
+    const { url } = await startReceiver();
+    const text = await post(url, 'hello', { 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    expect(((await text.json()) as { message: string }).message).toMatch(/application\/x-protobuf or application\/json/);
+    expect((await post(url, PROTO, { 'content-type': 'application/x-protobuf', 'content-encoding': 'br' })).status).toBe(415);
+    expect((await post(url, 'x', {})).status).toBe(415);
+  });
+
+  it('413 for a declared body over the limit, before reading it', async () => {
+    const { url } = await startReceiver({ maxRequestBodyBytes: 1000, maxInflightBytes: 1000 });
+    const res = await post(url, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(413);
+  });
+
+  it('413 for a gzip body that inflates past the limit, with bounded memory (1 GB bomb)', async () => {
+    const { url } = await startReceiver();
+    // A gzip stream may hold many members; 100 members of 10 MiB of zeros inflate to ~1 GiB from ~1 MB.
+    const member = gzipSync(Buffer.alloc(10 * 1024 * 1024), { level: 9 });
+    const bomb = Buffer.concat(Array.from({ length: 100 }, () => member));
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const res = await post(url, bomb, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(((await res.arrayBuffer()).byteLength)).toBeGreaterThan(0);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+  });
+
+  it('400 for a body that claims gzip but is not', async () => {
+    const { url } = await startReceiver();
+    expect((await post(url, PROTO, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' })).status).toBe(400);
+  });
+
+  it('429 with Retry-After past the in-flight budget, decided before the body is read', async () => {
+    const { port, url, metrics } = await startReceiver({ maxInflightRequests: 1, retryAfterSeconds: 3 });
+    // Hold one request open: headers promise 1 MB, only 10 bytes arrive.
+    const held = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/x-protobuf', 'content-length': 1_000_000 } });
+    held.on('error', () => undefined);
+    held.write(Buffer.alloc(10));
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await post(url, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3');
+    expect(await metricSum(metrics, 'mcpwatch_receiver_requests_total', { status: '429' })).toBe(1);
+    held.destroy();
+  });
+
+  it('429 when the declared bytes in flight would pass maxInflightBytes', async () => {
+    const { url } = await startReceiver({ maxInflightBytes: 100_000, maxRequestBodyBytes: 100_000 });
+    const big = toProtobuf(makeMcpSpans({ count: 1, seed: 3, argBytes: [60_000, 60_001] }));
+    const big2 = toProtobuf(makeMcpSpans({ count: 1, seed: 4, argBytes: [60_000, 60_001] }));
+    const results = await Promise.all([
+      post(url, big, { 'content-type': 'application/x-protobuf' }),
+      post(url, big2, { 'content-type': 'application/x-protobuf' }),
+    ]);
+    // Both cannot be in flight together; at least one is accepted, and any refusal is a 429.
+    expect(results.map((r) => r.status).sort()).toSatisfy((s: number[]) => s.includes(200) && s.every((x) => x === 200 || x === 429));
+  });
+
+  it('503 with Retry-After while the pipeline queue is full', async () => {
+    const full: Consumer<DecodedSpan> = { consume: () => false, hasRoomFor: () => false };
+    const { url } = await startReceiver({}, full);
+    const res = await post(url, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+  });
+
+  it('503 when the queue refuses a decoded batch', async () => {
+    const refusing: Consumer<DecodedSpan> = { consume: () => false };
+    const { url, metrics } = await startReceiver({}, refusing);
+    expect((await post(url, PROTO, { 'content-type': 'application/x-protobuf' })).status).toBe(503);
+    expect(await metricSum(metrics, 'mcpwatch_receiver_refused_spans_total', { reason: 'pipeline_full' })).toBe(20);
+  });
+
+  it('401 without a valid bearer token when one is configured', async () => {
+    const token = 'correct-horse-battery-staple';
+    const { url } = await startReceiver({ auth: { bearerToken: token } });
+    const h = { 'content-type': 'application/x-protobuf' };
+    const none = await post(url, PROTO, h);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await post(url, PROTO, { ...h, authorization: 'Bearer correct-horse-battery-stapl' })).status).toBe(401);
+    expect((await post(url, PROTO, { ...h, authorization: `Bearer ${token}x` })).status).toBe(401);
+    expect((await post(url, PROTO, { ...h, authorization: `Basic ${token}` })).status).toBe(401);
+    expect((await post(url, PROTO, { ...h, authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it('503 while closing, then the port is released', async () => {
+    const { receiver, url } = await startReceiver();
+    receiver.beginClosing();
+    const res = await post(url, PROTO, { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).not.toBeNull();
+    await receiver.shutdown();
+    await expect(fetch(url, { method: 'POST' })).rejects.toThrow();
+  });
+
+  it('refuses to start on a port in use with a message naming the setting', async () => {
+    const { port } = await startReceiver();
+    const second = otlpReceiverFactory.create(
+      { path: 'receivers.otlp', logger: silentLogger(), metrics: new Metrics() },
+      otlpReceiverSchema.parse({ endpoint: `127.0.0.1:${port}` }),
+      new SinkConsumer(),
+    );
+    await expect(second.start({ logger: silentLogger(), metrics: new Metrics() })).rejects.toThrow(`receivers.otlp.endpoint 127.0.0.1:${port} is already in use`);
+    await second.shutdown();
+  });
+});

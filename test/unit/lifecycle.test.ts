@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { BoundedQueue } from '../../src/component/bounded-queue.js';
+import { SinkConsumer, type Component } from '../../src/component/component.js';
+import { Lifecycle } from '../../src/component/lifecycle.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+
+const host = () => ({ logger: silentLogger(), metrics: new Metrics() });
+
+function recorder(name: string, log: string[], failOnShutdown = false): Component {
+  return {
+    start: async () => void log.push(`start ${name}`),
+    shutdown: async () => {
+      log.push(`stop ${name}`);
+      if (failOnShutdown) throw new Error(`${name} broke`);
+    },
+  };
+}
+
+describe('Lifecycle', () => {
+  it('starts in order and shuts down in reverse order, once', async () => {
+    const log: string[] = [];
+    const lc = new Lifecycle();
+    for (const n of ['a', 'b', 'c']) lc.add(n, recorder(n, log));
+    await lc.startAll(host());
+    await Promise.all([lc.shutdownAll(), lc.shutdownAll()]);
+    await lc.shutdownAll();
+    expect(log).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a']);
+  });
+
+  it('shuts down every component even when one fails, and reports the failure', async () => {
+    const log: string[] = [];
+    const lc = new Lifecycle();
+    lc.add('a', recorder('a', log));
+    lc.add('b', recorder('b', log, true));
+    lc.add('c', recorder('c', log));
+    await lc.startAll(host());
+    await expect(lc.shutdownAll()).rejects.toThrow('b: b broke');
+    expect(log.slice(3)).toEqual(['stop c', 'stop b', 'stop a']);
+  });
+
+  it('shuts down only what started when a start fails', async () => {
+    const log: string[] = [];
+    const lc = new Lifecycle();
+    lc.add('a', recorder('a', log));
+    lc.add('b', { start: async () => Promise.reject(new Error('port busy')), shutdown: async () => void log.push('stop b') });
+    lc.add('c', recorder('c', log));
+    await expect(lc.startAll(host())).rejects.toThrow('b failed to start: port busy');
+    await lc.shutdownAll();
+    expect(log).toEqual(['start a', 'stop b', 'stop a']);
+  });
+});
+
+describe('BoundedQueue', () => {
+  const counter = async (m: Metrics, name: string) =>
+    (await m.registry.getSingleMetric(name)!.get()).values.reduce((s, v) => s + v.value, 0);
+
+  it('refuses a batch that would pass capacity and counts accepted and refused items', async () => {
+    const metrics = new Metrics();
+    const sink = new SinkConsumer<number>();
+    const q = new BoundedQueue({ name: 't', capacity: 5, metrics }, sink);
+    expect(q.consume([1, 2, 3])).toBe(true);
+    expect(q.hasRoomFor(3)).toBe(false);
+    expect(q.consume([4, 5, 6])).toBe(false);
+    expect(q.consume([4, 5])).toBe(true);
+    await q.close(1000);
+    expect(sink.items).toEqual([1, 2, 3, 4, 5]);
+    expect(await counter(metrics, 'mcpwatch_queue_accepted_total')).toBe(5);
+    expect(await counter(metrics, 'mcpwatch_queue_refused_total')).toBe(3);
+    expect(q.consume([7])).toBe(false);
+  });
+
+  it('counts items as dropped when the next stage refuses them', async () => {
+    const metrics = new Metrics();
+    const sink = new SinkConsumer<number>();
+    sink.refuse = true;
+    const q = new BoundedQueue({ name: 't', capacity: 10, metrics }, sink);
+    q.consume([1, 2]);
+    await q.close(1000);
+    expect(await counter(metrics, 'mcpwatch_queue_dropped_total')).toBe(2);
+  });
+
+  it('drops what is left when the drain deadline passes', async () => {
+    const metrics = new Metrics();
+    const slow = { consume: () => { const end = Date.now() + 30; while (Date.now() < end); return true; } };
+    const q = new BoundedQueue({ name: 't', capacity: 1000, metrics }, slow);
+    for (let i = 0; i < 100; i++) q.consume([i]);
+    await q.close(50);
+    expect(q.size).toBe(0);
+    expect(await counter(metrics, 'mcpwatch_queue_dropped_total')).toBeGreaterThan(0);
+  });
+});
