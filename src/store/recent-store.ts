@@ -1,0 +1,585 @@
+import type { Consumer } from '../component/component.js';
+import type { StoreConfig } from '../config/schema.js';
+import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
+import type { Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { approxBytes } from './approx-size.js';
+import { Deque } from './deque.js';
+import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
+
+/** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
+export interface RecentStoreOptions {
+  /** Servers summarised at once; the least recently seen is forgotten beyond this. */
+  maxServers?: number;
+  /** Distinct methods, and distinct tools, counted per server; further names count under `(other)`. */
+  maxNamesPerServer?: number;
+  /** Distinct method and tool names counted across all servers together; further names count under `(other)`. */
+  maxNamesTotal?: number;
+  /** Names longer than this (in UTF-16 units) are cut before they become summary keys. */
+  maxNameLength?: number;
+}
+
+/** `limit` of `queryEvents` when none is given, and the most it may be. */
+export const DEFAULT_EVENT_LIMIT = 100;
+export const MAX_EVENT_LIMIT = 1000;
+
+/** Summary key that absorbs method and tool names beyond the per-server and total caps. */
+export const OTHER_NAME = '(other)';
+
+/** Value that replaces captured content in stored span attributes when `store.captureContent` is off. */
+export const OMITTED_CONTENT = '[omitted: store.captureContent is off]';
+
+/**
+ * Fixed cost per stored item beyond its own fields: the entry object, ring and index slots, map entries
+ * and keys. Calibrated against heap growth for typical MCP spans and events (within ~15%).
+ */
+const EVENT_OVERHEAD_BYTES = 160;
+const SPAN_OVERHEAD_BYTES = 600;
+
+/** Spans whose event arrived before them (the pipeline may hand on events first); oldest forgotten first. */
+const MAX_PENDING_ATTRIBUTIONS = 10_000;
+
+/**
+ * Span trees deeper than this are cut: the nodes below become roots. Keeps serialisation (JSON and the
+ * CLI's tree view) within the stack whatever parent chain a sender invents.
+ */
+export const MAX_TRACE_DEPTH = 256;
+
+/** Span attributes that carry tool arguments or results (opt-in content, see `store.captureContent`). */
+const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
+  OTEL.genAiToolCallArguments,
+  OTEL.genAiToolCallResult,
+  TRACELOOP.entityInput,
+  TRACELOOP.entityOutput,
+]);
+
+interface EventEntry {
+  seq: number;
+  bytes: number;
+  event: McpEvent;
+  // Index keys as they were at insertion, so eviction finds the same index entries even if a producer
+  // mutates a shared event object afterwards.
+  serverId: string;
+  serverName: string;
+  method: string | undefined;
+  tool: string | undefined;
+}
+
+interface SpanEntry {
+  seq: number;
+  bytes: number;
+  span: StoredSpan;
+  key: string;
+}
+
+interface ServerState {
+  id: string;
+  name: string;
+  pid?: number;
+  commandLine?: string;
+  firstSeen: number;
+  lastSeen: number;
+  counts: ServerSummary['counts'];
+  methods: Map<string, number>;
+  tools: Map<string, number>;
+  // Recency list (most recent at the head). Intrusive, because a Map used as an LRU (delete, re-set, evict
+  // the first key) makes V8 skip an ever longer run of deleted slots to find the first key.
+  newer?: ServerState;
+  older?: ServerState;
+}
+
+type EventKind = McpEvent['kind'];
+
+/**
+ * The recent-event store: the newest normalized events and raw spans, for the admin API and the CLI.
+ *
+ * Memory is bounded by `store.maxEvents`, `store.maxSpans` and `store.maxBytes` (approximate), oldest
+ * evicted first; server summaries are bounded separately (see `RecentStoreOptions`). Both consumers always
+ * accept: the store makes room by evicting rather than pushing back on the pipeline.
+ *
+ * Events are indexed by server id, server name, method, tool and kind; spans by trace id and span id. Every
+ * index is a FIFO per key in insertion order, so the item being evicted (the oldest overall) is always at
+ * the head of each index it is in, and eviction is O(1) per index.
+ */
+export class RecentStore implements RecentStoreReader {
+  /** Feed of decoded spans (kept for `getTrace`). */
+  readonly spanConsumer: Consumer<DecodedSpan> = { consume: (batch) => (this.addSpans(batch), true) };
+  /** Feed of normalized events (kept for `queryEvents` and the server summaries). */
+  readonly eventConsumer: Consumer<McpEvent> = { consume: (batch) => (this.addEvents(batch), true) };
+
+  private seq = 0;
+  private bytes = 0;
+  private evictedEvents = 0;
+  private evictedSpans = 0;
+
+  private readonly events = new Deque<EventEntry>(1024);
+  private readonly byServerId = new Map<string, Deque<EventEntry>>();
+  private readonly byServerName = new Map<string, Deque<EventEntry>>();
+  private readonly byMethod = new Map<string, Deque<EventEntry>>();
+  private readonly byTool = new Map<string, Deque<EventEntry>>();
+  private readonly byKind = new Map<EventKind, Deque<EventEntry>>();
+
+  private readonly spans = new Deque<SpanEntry>(1024);
+  private readonly byTrace = new Map<string, Deque<SpanEntry>>();
+  private readonly bySpanKey = new Map<string, SpanEntry>();
+  private readonly pendingServer = new Map<string, string>();
+  private readonly pendingOrder = new Deque<string>(64);
+
+  private readonly servers = new Map<string, ServerState>();
+  private newestServer?: ServerState;
+  private oldestServer?: ServerState;
+  private summaryNames = 0;
+
+  private readonly maxServers: number;
+  private readonly maxNamesPerServer: number;
+  private readonly maxNamesTotal: number;
+  private readonly maxNameLength: number;
+
+  constructor(
+    private readonly config: StoreConfig,
+    private readonly metrics: Metrics,
+    opts: RecentStoreOptions = {},
+  ) {
+    this.maxServers = opts.maxServers ?? 10_000;
+    this.maxNamesPerServer = opts.maxNamesPerServer ?? 200;
+    this.maxNamesTotal = opts.maxNamesTotal ?? 100_000;
+    this.maxNameLength = opts.maxNameLength ?? 128;
+    this.updateGauges();
+  }
+
+  /** Stores spans, evicting the oldest items as needed. */
+  addSpans(batch: readonly DecodedSpan[]): void {
+    let evictedEvents = 0;
+    let evictedSpans = 0;
+    for (const decoded of batch) {
+      const key = decoded.traceId + decoded.spanId;
+      // OTLP delivery is at-least-once: a retried export repeats spans already held.
+      if (this.bySpanKey.has(key)) continue;
+      const span = this.toStoredSpan(decoded);
+      const bytes = SPAN_OVERHEAD_BYTES + spanBytes(span);
+      if (bytes > this.config.maxBytes) {
+        evictedSpans++;
+        continue;
+      }
+      if (this.pendingServer.size > 0) {
+        const pending = this.pendingServer.get(key);
+        if (pending !== undefined) {
+          span.server = pending;
+          this.pendingServer.delete(key);
+        }
+      }
+      const entry: SpanEntry = { seq: this.seq++, bytes, span, key };
+      this.spans.push(entry);
+      pushIndex(this.byTrace, span.traceId, entry);
+      this.bySpanKey.set(key, entry);
+      this.bytes += bytes;
+      while (this.spans.size > this.config.maxSpans) {
+        this.evictOldestSpan();
+        evictedSpans++;
+      }
+      const byBytes = this.enforceByteLimit();
+      evictedEvents += byBytes.events;
+      evictedSpans += byBytes.spans;
+    }
+    this.afterBatch(evictedEvents, evictedSpans);
+  }
+
+  /** Stores events, attributes their spans to servers, and updates the server summaries. */
+  addEvents(batch: readonly McpEvent[]): void {
+    let evictedEvents = 0;
+    let evictedSpans = 0;
+    for (const original of batch) {
+      const event = this.config.captureContent ? original : withoutContent(original);
+      this.summarise(event);
+      this.attributeSpan(event);
+      const bytes = EVENT_OVERHEAD_BYTES + approxBytes(event);
+      if (bytes > this.config.maxBytes) {
+        evictedEvents++;
+        continue;
+      }
+      const entry: EventEntry = {
+        seq: this.seq++,
+        bytes,
+        event,
+        serverId: event.server.id,
+        serverName: event.server.name,
+        method: event.kind === 'mcp' ? event.method : undefined,
+        tool: event.kind === 'mcp' ? event.tool : undefined,
+      };
+      this.events.push(entry);
+      pushIndex(this.byServerId, entry.serverId, entry);
+      pushIndex(this.byServerName, entry.serverName, entry);
+      pushIndex(this.byKind, event.kind, entry);
+      if (entry.method !== undefined) pushIndex(this.byMethod, entry.method, entry);
+      if (entry.tool !== undefined) pushIndex(this.byTool, entry.tool, entry);
+      this.bytes += bytes;
+      while (this.events.size > this.config.maxEvents) {
+        this.evictOldestEvent();
+        evictedEvents++;
+      }
+      const byBytes = this.enforceByteLimit();
+      evictedEvents += byBytes.events;
+      evictedSpans += byBytes.spans;
+    }
+    this.afterBatch(evictedEvents, evictedSpans);
+  }
+
+  /**
+   * Events matching every given filter, newest first. `server` matches a server id or name. The newest
+   * `limit` matches in arrival order are taken, then ordered by event time (producers may deliver late).
+   */
+  queryEvents(q: EventQuery): McpEvent[] {
+    const limit = Math.min(Math.max(Math.trunc(q.limit ?? DEFAULT_EVENT_LIMIT), 1), MAX_EVENT_LIMIT);
+    const candidates: Deque<EventEntry>[] = [];
+    if (q.server !== undefined) {
+      const byId = this.byServerId.get(q.server);
+      const byName = this.byServerName.get(q.server);
+      if (!byId && !byName) return [];
+      // A value that is one server's id and another's name matches both: scan with the predicate instead.
+      if (!byId || !byName) candidates.push((byId ?? byName)!);
+    }
+    for (const [value, index] of [
+      [q.method, this.byMethod],
+      [q.tool, this.byTool],
+      [q.kind, this.byKind],
+    ] as const) {
+      if (value === undefined) continue;
+      const found = (index as Map<string, Deque<EventEntry>>).get(value);
+      if (!found) return [];
+      candidates.push(found);
+    }
+    let source = this.events;
+    for (const c of candidates) if (c.size < source.size) source = c;
+
+    const out: McpEvent[] = [];
+    for (let i = 0; i < source.size && out.length < limit; i++) {
+      const entry = source.fromNewest(i)!;
+      if (q.server !== undefined && entry.serverId !== q.server && entry.serverName !== q.server) continue;
+      if (q.method !== undefined && entry.method !== q.method) continue;
+      if (q.tool !== undefined && entry.tool !== q.tool) continue;
+      if (q.kind !== undefined && entry.event.kind !== q.kind) continue;
+      if (q.since !== undefined && !(entry.event.time >= q.since)) continue;
+      out.push(entry.event);
+    }
+    // Stable sort: equal times keep arrival order (newest first).
+    return out.sort((a, b) => (b.time || 0) - (a.time || 0));
+  }
+
+  /** The spans of a trace as a tree; spans whose parent is not held become roots. */
+  getTrace(traceId: string): { traceId: string; spanCount: number; roots: TraceNode[] } | undefined {
+    const id = traceId.toLowerCase();
+    const entries = this.byTrace.get(id);
+    if (!entries) return undefined;
+
+    const nodes = new Map<string, TraceNode>();
+    for (const entry of entries) nodes.set(entry.span.spanId, { span: entry.span, children: [] });
+    const roots: TraceNode[] = [];
+    for (const node of nodes.values()) {
+      const parent = node.span.parentSpanId === undefined ? undefined : nodes.get(node.span.parentSpanId);
+      if (parent && parent !== node) parent.children.push(node);
+      else roots.push(node);
+    }
+    const byStart = (a: TraceNode, b: TraceNode): number => a.span.startTimeUnixNano - b.span.startTimeUnixNano;
+
+    // Walk from the roots; what is not reached sits on a parent cycle, which a sender can forge. Cut each
+    // cycle at one of its nodes, which becomes a root, and cut chains deeper than MAX_TRACE_DEPTH likewise.
+    const reached = new Set<TraceNode>();
+    const walk = (start: TraceNode): void => {
+      const stack: { node: TraceNode; depth: number }[] = [{ node: start, depth: 0 }];
+      reached.add(start);
+      while (stack.length > 0) {
+        const { node, depth } = stack.pop()!;
+        if (depth + 1 >= MAX_TRACE_DEPTH && node.children.length > 0) {
+          for (const child of node.children) {
+            roots.push(child);
+            reached.add(child);
+            stack.push({ node: child, depth: 0 });
+          }
+          node.children = [];
+          continue;
+        }
+        for (const child of node.children) {
+          if (reached.has(child)) continue;
+          reached.add(child);
+          stack.push({ node: child, depth: depth + 1 });
+        }
+      }
+    };
+    for (let i = 0; i < roots.length; i++) walk(roots[i]!);
+    if (reached.size < nodes.size) {
+      for (const node of nodes.values()) {
+        if (reached.has(node)) continue;
+        const parent = nodes.get(node.span.parentSpanId!);
+        if (parent) parent.children = parent.children.filter((c) => c !== node);
+        roots.push(node);
+        walk(node);
+      }
+    }
+    for (const node of nodes.values()) if (node.children.length > 1) node.children.sort(byStart);
+    roots.sort(byStart);
+    return { traceId: id, spanCount: nodes.size, roots };
+  }
+
+  /** Every summarised server, most recently seen first. */
+  listServers(): ServerSummary[] {
+    const out: ServerSummary[] = [];
+    for (let s = this.newestServer; s; s = s.older) {
+      const summary: ServerSummary = {
+        id: s.id,
+        name: s.name,
+        firstSeen: s.firstSeen,
+        lastSeen: s.lastSeen,
+        counts: { ...s.counts },
+        methods: Object.fromEntries(s.methods),
+        tools: Object.fromEntries(s.tools),
+      };
+      if (s.pid !== undefined) summary.pid = s.pid;
+      if (s.commandLine !== undefined) summary.commandLine = s.commandLine;
+      out.push(summary);
+    }
+    return out.sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  stats(): { events: number; spans: number; bytes: number; evictedEvents: number; evictedSpans: number } {
+    return {
+      events: this.events.size,
+      spans: this.spans.size,
+      bytes: this.bytes,
+      evictedEvents: this.evictedEvents,
+      evictedSpans: this.evictedSpans,
+    };
+  }
+
+  private toStoredSpan(d: DecodedSpan): StoredSpan {
+    const span: StoredSpan = {
+      traceId: d.traceId,
+      spanId: d.spanId,
+      name: d.name,
+      kind: d.kind,
+      startTimeUnixNano: d.startTimeUnixNano,
+      endTimeUnixNano: d.endTimeUnixNano,
+      durationMs: Math.max(0, (d.endTimeUnixNano - d.startTimeUnixNano) / 1e6),
+      status: d.status,
+      attributes: this.config.captureContent ? d.attributes : withoutContentAttributes(d.attributes),
+      events: d.events,
+      links: d.links,
+      // Shared by every span of the resource: a reference, never a copy.
+      resource: d.resource,
+      scope: d.scope,
+    };
+    if (d.parentSpanId !== undefined) span.parentSpanId = d.parentSpanId;
+    return span;
+  }
+
+  private attributeSpan(event: McpEvent): void {
+    if (event.traceId === undefined || event.spanId === undefined) return;
+    const key = event.traceId + event.spanId;
+    const entry = this.bySpanKey.get(key);
+    if (entry) {
+      entry.span.server = event.server.name;
+      return;
+    }
+    // The order queue may still hold keys already matched; it bounds the map all the same.
+    if (this.pendingOrder.size >= MAX_PENDING_ATTRIBUTIONS) this.pendingServer.delete(this.pendingOrder.shift()!);
+    this.pendingOrder.push(key);
+    this.pendingServer.set(key, event.server.name);
+  }
+
+  private summarise(event: McpEvent): void {
+    const id = this.cut(event.server.id, 256);
+    const time = Number.isFinite(event.time) ? event.time : Date.now();
+    let s = this.servers.get(id);
+    if (s) {
+      this.unlinkServer(s);
+    } else {
+      s = {
+        id,
+        name: '',
+        firstSeen: time,
+        lastSeen: time,
+        counts: { mcp: 0, process: 0, file: 0, network: 0, errors: 0 },
+        methods: new Map(),
+        tools: new Map(),
+      };
+      if (this.servers.size >= this.maxServers) this.forgetLeastRecentServer();
+      this.servers.set(id, s);
+    }
+    this.linkServerAsNewest(s);
+    s.name = this.cut(event.server.name, 256);
+    if (event.server.pid !== undefined) s.pid = event.server.pid;
+    if (event.server.commandLine !== undefined) s.commandLine = this.cut(event.server.commandLine, 4096);
+    if (time < s.firstSeen) s.firstSeen = time;
+    if (time > s.lastSeen) s.lastSeen = time;
+    s.counts[event.kind]++;
+    if (event.kind === 'mcp') {
+      if (event.outcome !== 'ok') s.counts.errors++;
+      this.countName(s.methods, event.method);
+      if (event.tool !== undefined) this.countName(s.tools, event.tool);
+    }
+  }
+
+  private countName(counts: Map<string, number>, rawName: string): void {
+    const name = this.cut(rawName, this.maxNameLength);
+    const n = counts.get(name);
+    if (n !== undefined) {
+      counts.set(name, n + 1);
+      return;
+    }
+    if (counts.size >= this.maxNamesPerServer || this.summaryNames >= this.maxNamesTotal) {
+      if (!counts.has(OTHER_NAME)) this.summaryNames++;
+      counts.set(OTHER_NAME, (counts.get(OTHER_NAME) ?? 0) + 1);
+      return;
+    }
+    counts.set(name, 1);
+    this.summaryNames++;
+  }
+
+  private forgetLeastRecentServer(): void {
+    const oldest = this.oldestServer;
+    if (!oldest) return;
+    this.unlinkServer(oldest);
+    this.summaryNames -= oldest.methods.size + oldest.tools.size;
+    this.servers.delete(oldest.id);
+  }
+
+  private unlinkServer(s: ServerState): void {
+    if (s.newer) s.newer.older = s.older;
+    else this.newestServer = s.older;
+    if (s.older) s.older.newer = s.newer;
+    else this.oldestServer = s.newer;
+    s.newer = undefined;
+    s.older = undefined;
+  }
+
+  private linkServerAsNewest(s: ServerState): void {
+    s.older = this.newestServer;
+    if (this.newestServer) this.newestServer.newer = s;
+    this.newestServer = s;
+    this.oldestServer ??= s;
+  }
+
+  /**
+   * Cuts an untrusted name to `max` units. A plain `slice` can keep the whole original alive (V8 sliced
+   * strings point into their parent), so long names are copied out.
+   */
+  private cut(s: string, max: number): string {
+    if (s.length <= max) return s;
+    return Buffer.from(s.slice(0, max), 'utf8').toString('utf8');
+  }
+
+  private enforceByteLimit(): { events: number; spans: number } {
+    let events = 0;
+    let spans = 0;
+    while (this.bytes > this.config.maxBytes) {
+      const e = this.events.peekOldest();
+      const s = this.spans.peekOldest();
+      if (!e && !s) break;
+      if (e && (!s || e.seq < s.seq)) {
+        this.evictOldestEvent();
+        events++;
+      } else {
+        this.evictOldestSpan();
+        spans++;
+      }
+    }
+    return { events, spans };
+  }
+
+  private evictOldestEvent(): void {
+    const entry = this.events.shift();
+    if (!entry) return;
+    this.bytes -= entry.bytes;
+    shiftIndex(this.byServerId, entry.serverId, entry);
+    shiftIndex(this.byServerName, entry.serverName, entry);
+    shiftIndex(this.byKind, entry.event.kind, entry);
+    if (entry.method !== undefined) shiftIndex(this.byMethod, entry.method, entry);
+    if (entry.tool !== undefined) shiftIndex(this.byTool, entry.tool, entry);
+  }
+
+  private evictOldestSpan(): void {
+    const entry = this.spans.shift();
+    if (!entry) return;
+    this.bytes -= entry.bytes;
+    shiftIndex(this.byTrace, entry.span.traceId, entry);
+    if (this.bySpanKey.get(entry.key) === entry) this.bySpanKey.delete(entry.key);
+  }
+
+  private afterBatch(evictedEvents: number, evictedSpans: number): void {
+    if (evictedEvents > 0) {
+      this.evictedEvents += evictedEvents;
+      this.metrics.storeEvictions.inc({ kind: 'event' }, evictedEvents);
+    }
+    if (evictedSpans > 0) {
+      this.evictedSpans += evictedSpans;
+      this.metrics.storeEvictions.inc({ kind: 'span' }, evictedSpans);
+    }
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    this.metrics.storeItems.set({ kind: 'event' }, this.events.size);
+    this.metrics.storeItems.set({ kind: 'span' }, this.spans.size);
+    this.metrics.storeBytes.set(this.bytes);
+  }
+}
+
+function pushIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
+  let d = index.get(key);
+  if (!d) {
+    d = new Deque<V>(4);
+    index.set(key, d);
+  }
+  d.push(value);
+}
+
+/** Removes `value` from the head of its index queue (it is the oldest there, as it is the oldest overall). */
+function shiftIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
+  const d = index.get(key);
+  if (!d || d.peekOldest() !== value) return;
+  d.shift();
+  if (d.size === 0) index.delete(key);
+}
+
+function spanBytes(span: StoredSpan): number {
+  let n = span.name.length + (span.status.message?.length ?? 0) + approxBytes(span.attributes);
+  if (span.events.length > 0) n += approxBytes(span.events);
+  if (span.links.length > 0) n += approxBytes(span.links);
+  return n;
+}
+
+function isContentAttribute(key: string): boolean {
+  return CONTENT_ATTRIBUTES.has(key) || key.startsWith(SHINZO.requestArgumentPrefix);
+}
+
+/** The attributes with captured content replaced, or the same object when it holds none. */
+function withoutContentAttributes(attrs: Attributes): Attributes {
+  let found = false;
+  for (const key in attrs) {
+    if (isContentAttribute(key)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return attrs;
+  // fromEntries defines own properties, so a `__proto__` attribute stays data and never sets a prototype.
+  return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, isContentAttribute(k) ? OMITTED_CONTENT : v]));
+}
+
+function stripPayload(p: PayloadInfo | undefined): PayloadInfo | undefined {
+  if (p?.content === undefined) return p;
+  const { content: _content, ...rest } = p;
+  return rest;
+}
+
+/** The event without captured arguments and results (sizes and fingerprints stay). */
+function withoutContent(event: McpEvent): McpEvent {
+  if (event.kind !== 'mcp') return event;
+  if (event.arguments?.content === undefined && event.result?.content === undefined) return event;
+  const copy: McpTrafficEvent = { ...event };
+  const args = stripPayload(event.arguments);
+  const result = stripPayload(event.result);
+  if (args) copy.arguments = args;
+  if (result) copy.result = result;
+  return copy;
+}
