@@ -102,3 +102,124 @@ export const StatusCode = { unset: 0, ok: 1, error: 2 } as const;
 
 /** The stateless protocol revision that removed sessions and `initialize`. */
 export const STATELESS_PROTOCOL_VERSION = '2026-07-28';
+
+// ---------------------------------------------------------------------------------------------------
+// Added for MCP normalization (src/pipeline/normalize.ts).
+
+/** Values of OpenTelemetry attributes that carry meaning for normalization. */
+export const OTEL_VALUES = {
+  /** `error.type` when a `CallToolResult` came back with `isError: true` (semconv MCP spans, note [1]). */
+  toolError: 'tool_error',
+  /** `gen_ai.operation.name` on tool-call spans. */
+  executeTool: 'execute_tool',
+} as const;
+
+/**
+ * What `@traceloop/instrumentation-mcp` (OpenLLMetry) emits, read from its 0.27 build: it wraps
+ * `Client.prototype.request` (CLIENT spans), `Server.prototype.request` (SERVER spans: requests the
+ * server sends) and `Client.connect` / `close` (one `mcp.client.session` span for the connection).
+ * `tools/call` spans are named `{tool}.tool` with `traceloop.span.kind` = `tool`; every other method is
+ * named `{method}.mcp` and carries no kind. Inputs/outputs are JSON strings: `{tool_name, arguments}`
+ * and `{result, is_error}` for tools; `{uri}`, `{name, arguments}` and cleaned params for the rest.
+ */
+export const TRACELOOP_MCP = {
+  scopeName: '@traceloop/instrumentation-mcp',
+  toolSpanSuffix: '.tool',
+  methodSpanSuffix: '.mcp',
+  sessionSpanName: 'mcp.client.session',
+  spanKindTool: 'tool',
+  spanKindSession: 'session',
+  inputToolName: 'tool_name',
+  inputArguments: 'arguments',
+  outputIsError: 'is_error',
+} as const;
+
+/** More legacy gateway names (Sentry-style `mcp.transport`, `mcp.request_id`). */
+export const GATEWAY_EXTRA = {
+  transport: 'mcp.transport',
+  requestId: 'mcp.request_id',
+  resourceUri: 'mcp.resource_uri',
+} as const;
+
+/** Attributes the mcpwatch taps record for what the semantic conventions leave out. */
+export const MCPWATCH_EXTRA = {
+  /** `params._meta["io.modelcontextprotocol/protocolVersion"]` of the request (stateless era). */
+  metaProtocolVersion: 'mcpwatch.meta.protocol_version',
+  notificationLevel: 'mcpwatch.notification.level',
+  notificationLogger: 'mcpwatch.notification.logger',
+  notificationProgress: 'mcpwatch.notification.progress',
+  notificationTotal: 'mcpwatch.notification.total',
+} as const;
+
+/** Keys of the stateless-era (2026-07-28) per-request `params._meta` envelope. */
+export const MCP_META = {
+  key: '_meta',
+  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
+  clientInfo: 'io.modelcontextprotocol/clientInfo',
+  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
+} as const;
+
+/** Default `service.name` of OpenTelemetry SDKs when none is configured: not a usable server name. */
+export const UNKNOWN_SERVICE_PREFIX = 'unknown_service';
+
+/**
+ * Every JSON-RPC method named by MCP, both eras (2024-11-05 .. 2025-11-25 session-based, and the
+ * 2026-07-28 stateless revision). Used to recognise MCP spans by name and to bound metric labels.
+ */
+export const MCP_METHODS = [
+  // lifecycle and utilities
+  'initialize',
+  'ping',
+  'server/discover',
+  'subscriptions/listen',
+  'logging/setLevel',
+  'completion/complete',
+  // tools, resources, prompts
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  // server-to-client requests
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  // tasks (2025-11-25)
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  // notifications
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/message',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/roots/list_changed',
+  'notifications/elicitation/complete',
+  'notifications/tasks/status',
+] as const;
+
+export type McpMethod = (typeof MCP_METHODS)[number];
+
+/** Requests only a server sends to its client. */
+export const SERVER_TO_CLIENT_REQUESTS: readonly string[] = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
+
+/** Notifications only a server sends (`progress` is sent by whichever side handles the request, usually the server). */
+export const SERVER_TO_CLIENT_NOTIFICATIONS: readonly string[] = [
+  'notifications/message',
+  'notifications/progress',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/elicitation/complete',
+  'notifications/tasks/status',
+];

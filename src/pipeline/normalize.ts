@@ -1,0 +1,695 @@
+import { createHash } from 'node:crypto';
+import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import type { McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
+import { maskSecrets } from './mask-secrets.js';
+import {
+  GATEWAY,
+  GATEWAY_EXTRA,
+  MCPWATCH,
+  MCPWATCH_EXTRA,
+  MCP_META,
+  MCP_METHODS,
+  OTEL,
+  OTEL_VALUES,
+  RESOURCE,
+  SERVER_TO_CLIENT_NOTIFICATIONS,
+  SERVER_TO_CLIENT_REQUESTS,
+  SHINZO,
+  STATELESS_PROTOCOL_VERSION,
+  SpanKind,
+  StatusCode,
+  TRACELOOP,
+  TRACELOOP_MCP,
+  UNKNOWN_SERVICE_PREFIX,
+} from '../semconv/attributes.js';
+
+/**
+ * Span -> `McpTrafficEvent` (DESIGN.md, "MCP traffic the normalizer must accept").
+ *
+ * Runs on every span the receiver accepts, so it is written for the common case: a handful of attribute
+ * look-ups, no scanning of big strings, no regex over payloads. Everything a sender controls is bounded:
+ * JSON payload strings longer than `maxPayloadBytes` are never parsed (size only), a payload is parsed at
+ * most once per span, and every string copied into the event is capped. `normalizeSpan` never throws.
+ */
+
+export interface NormalizeOptions {
+  /** Keep (masked) tool arguments and results in the event. Off by default everywhere (DESIGN.md). */
+  captureContent: boolean;
+  /** JSON payload strings longer than this (UTF-16 units) are treated as opaque: size only. Default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/** Longest string copied from a span into an event field (tool names, URIs, ids). */
+const MAX_FIELD_CHARS = 1024;
+/** Longest command line kept in a server identity. */
+const MAX_COMMAND_CHARS = 4096;
+/** Most `mcp.request.argument.*` attributes folded back into an arguments object. */
+const MAX_FLAT_ARGUMENTS = 256;
+/** Deepest nesting the canonical JSON writer follows; deeper values are replaced by a marker. */
+const MAX_CANONICAL_DEPTH = 64;
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set<string>(MCP_METHODS);
+/** Shape of an MCP method we do not know yet (`tasks/get`, `foo/bar_baz`); used on span names only. */
+const METHOD_SHAPE = /^[a-z]+(?:\/[a-zA-Z_]+)+$/;
+const STATELESS_METHODS: ReadonlySet<string> = new Set(['server/discover', 'subscriptions/listen']);
+const SERVER_TO_CLIENT: ReadonlySet<string> = new Set([...SERVER_TO_CLIENT_REQUESTS, ...SERVER_TO_CLIENT_NOTIFICATIONS]);
+const PROTOCOL_VERSION_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
+const INTEGER_SHAPE = /^-?\d{1,15}$/;
+
+/** Whether `method` is one MCP defines (either era). */
+export function isKnownMcpMethod(method: string): boolean {
+  return KNOWN_METHODS.has(method);
+}
+
+/** The `method` metric label: a known MCP method or `other`, so a sender cannot mint label values. */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : 'other';
+}
+
+/**
+ * Turns one decoded span into an MCP event, or `undefined` when the span carries no MCP message (it is
+ * still kept for trace queries by the caller). Never throws: a span that breaks an assumption is treated
+ * as not MCP.
+ */
+export function normalizeSpan(span: DecodedSpan, opts: NormalizeOptions): McpTrafficEvent | undefined {
+  try {
+    return normalizeOrThrow(span, opts);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What recognition found; the common pass fills in the rest. */
+interface Recognised {
+  flavour: McpFlavour;
+  method: string;
+  tool?: string;
+  prompt?: string;
+  resourceUri?: string;
+  requestId?: string;
+  sessionId?: string;
+  /** Parsed OpenLLMetry input/output (params-like objects), parsed once. */
+  input?: Parsed;
+  output?: Parsed;
+  /** Arguments rebuilt from flattened attributes (Shinzo). */
+  flatArguments?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+/** A bounded parse of a JSON string: `value` when it parsed, else only the raw size. */
+interface Parsed {
+  raw: string;
+  value?: unknown;
+  /** True when the string was too long to parse. */
+  opaque: boolean;
+}
+
+/** Returned by a recogniser for a span that is definitely not an MCP message (stop looking). */
+const NOT_A_MESSAGE = Symbol('not-a-message');
+type Recognition = Recognised | typeof NOT_A_MESSAGE | undefined;
+
+function normalizeOrThrow(span: DecodedSpan, opts: NormalizeOptions): McpTrafficEvent | undefined {
+  const a = span.attributes;
+  const maxPayload = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  // Priority order of DESIGN.md: semantic conventions, OpenLLMetry, Shinzo, gateways, then the name alone.
+  let r: Recognition = recogniseOtel(a);
+  if (r === undefined) r = recogniseOpenllmetry(span, a, maxPayload);
+  if (r === undefined) r = recogniseShinzo(span, a);
+  if (r === undefined) r = recogniseGateway(span, a);
+  if (r === undefined) r = recogniseSpanName(span);
+  if (r === undefined || r === NOT_A_MESSAGE) return undefined;
+  return build(span, r, opts, maxPayload);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recognisers. Each returns undefined when the span is not of its flavour.
+
+function isShinzoSpan(a: Attributes): boolean {
+  // Shinzo also writes `mcp.method.name`, but names the tool `mcp.tool.name` (not `gen_ai.tool.name`) and
+  // adds a random `mcp.request.id` to every span: those marks tell it apart from semconv instrumentation.
+  return a[SHINZO.requestId] !== undefined || (a[SHINZO.toolName] !== undefined && a[OTEL.genAiToolName] === undefined);
+}
+
+function recogniseOtel(a: Attributes): Recognition {
+  const method = str(a[OTEL.mcpMethodName]);
+  if (method === undefined || isShinzoSpan(a)) return undefined;
+  return { flavour: 'otel', method };
+}
+
+function recogniseOpenllmetry(span: DecodedSpan, a: Attributes, maxPayload: number): Recognition {
+  const kind = str(a[TRACELOOP.spanKind]);
+  const name = span.name;
+  const fromMcpInstrumentation = span.scope.name === TRACELOOP_MCP.scopeName;
+  // The connection-lifetime span is not a JSON-RPC message.
+  if (name === TRACELOOP_MCP.sessionSpanName && (fromMcpInstrumentation || kind === TRACELOOP_MCP.spanKindSession)) {
+    return NOT_A_MESSAGE;
+  }
+  let method: string | undefined;
+  let tool: string | undefined;
+  if (name.endsWith(TRACELOOP_MCP.methodSpanSuffix)) {
+    const m = name.slice(0, -TRACELOOP_MCP.methodSpanSuffix.length);
+    if (isMethodLike(m)) method = m;
+  }
+  // `{tool}.tool` with kind `tool` is also what OpenLLMetry writes for any agent tool (LangChain, the
+  // `withTool` decorator): only the MCP instrumentation's scope makes it an MCP `tools/call`.
+  if (method === undefined && fromMcpInstrumentation && (kind === TRACELOOP_MCP.spanKindTool || name.endsWith(TRACELOOP_MCP.toolSpanSuffix))) {
+    method = 'tools/call';
+    tool = str(a[TRACELOOP.entityName]) ?? (name.endsWith(TRACELOOP_MCP.toolSpanSuffix) ? name.slice(0, -TRACELOOP_MCP.toolSpanSuffix.length) : undefined);
+  }
+  if (method === undefined) return undefined;
+
+  const r: Recognised = { flavour: 'openllmetry', method };
+  const input = parseBounded(a[TRACELOOP.entityInput], maxPayload);
+  const output = parseBounded(a[TRACELOOP.entityOutput], maxPayload);
+  if (input) r.input = input;
+  if (output) r.output = output;
+  const inObj = asRecord(input?.value);
+  if (method === 'tools/call') r.tool = tool ?? str(inObj?.[TRACELOOP_MCP.inputToolName]) ?? str(inObj?.['name']);
+  else if (method === 'prompts/get') r.prompt = str(inObj?.['name']);
+  if (method.startsWith('resources/') || method === 'notifications/resources/updated') r.resourceUri = str(inObj?.['uri']);
+  const isError = asRecord(output?.value)?.[TRACELOOP_MCP.outputIsError];
+  if (typeof isError === 'boolean') r.isError = isError;
+  return r;
+}
+
+function recogniseShinzo(span: DecodedSpan, a: Attributes): Recognition {
+  if (!isShinzoSpan(a)) return undefined;
+  const method = str(a[OTEL.mcpMethodName]) ?? methodFromName(span.name)?.method;
+  if (method === undefined) return undefined;
+  const r: Recognised = { flavour: 'shinzo', method };
+  const tool = str(a[SHINZO.toolName]);
+  if (tool !== undefined) r.tool = tool;
+  // Arguments are only present when the server enabled `enableArgumentCollection`; the prefix scan is
+  // limited to Shinzo spans, which carry few attributes.
+  let args: Record<string, unknown> | undefined;
+  let n = 0;
+  for (const key in a) {
+    if (!key.startsWith(SHINZO.requestArgumentPrefix)) continue;
+    if (++n > MAX_FLAT_ARGUMENTS) break;
+    args ??= {};
+    setPath(args, key.slice(SHINZO.requestArgumentPrefix.length), a[key]);
+  }
+  if (args) r.flatArguments = args;
+  return r;
+}
+
+function recogniseGateway(span: DecodedSpan, a: Attributes): Recognition {
+  let method = str(a[GATEWAY.method]);
+  if (method === undefined && span.name === GATEWAY.toolCallSpanName) method = 'tools/call';
+  if (method === undefined) return undefined;
+  const r: Recognised = { flavour: 'gateway', method };
+  const tool = str(a[GATEWAY.toolName]);
+  if (tool !== undefined) r.tool = tool;
+  const session = str(a[GATEWAY.sessionId]);
+  if (session !== undefined) r.sessionId = session;
+  const requestId = idString(a[GATEWAY_EXTRA.requestId]);
+  if (requestId !== undefined) r.requestId = requestId;
+  const uri = str(a[GATEWAY_EXTRA.resourceUri]);
+  if (uri !== undefined) r.resourceUri = uri;
+  return r;
+}
+
+function recogniseSpanName(span: DecodedSpan): Recognition {
+  const parsed = methodFromName(span.name);
+  if (parsed === undefined) return undefined;
+  return { flavour: 'span-name', method: parsed.method };
+}
+
+/** `{method} {target}` per the semconv span name; only when the first token looks like an MCP method. */
+function methodFromName(name: string): { method: string; target?: string } | undefined {
+  if (name.length === 0 || name.length > 2 * MAX_FIELD_CHARS) return undefined;
+  const space = name.indexOf(' ');
+  const method = space < 0 ? name : name.slice(0, space);
+  if (!isMethodLike(method)) return undefined;
+  const target = space < 0 ? undefined : name.slice(space + 1).trim();
+  return target ? { method, target } : { method };
+}
+
+function isMethodLike(token: string): boolean {
+  return KNOWN_METHODS.has(token) || (token.length <= 128 && METHOD_SHAPE.test(token));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The common pass: everything that reads the same way whatever the flavour.
+
+function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayload: number): McpTrafficEvent {
+  const a = span.attributes;
+  const method = cap(r.method);
+  const target = span.name.length <= 2 * MAX_FIELD_CHARS ? methodFromName(span.name)?.target : undefined;
+  const inObj = asRecord(r.input?.value);
+  const meta = asRecord(inObj?.[MCP_META.key]);
+
+  const tool = r.tool ?? str(a[OTEL.genAiToolName]) ?? (method === 'tools/call' ? target : undefined);
+  const prompt = r.prompt ?? str(a[OTEL.genAiPromptName]) ?? (method === 'prompts/get' ? target : undefined);
+  const resourceUri =
+    r.resourceUri ?? str(a[OTEL.mcpResourceUri]) ?? (method.startsWith('resources/') && method !== 'resources/list' ? target : undefined);
+  // Shinzo's `mcp.request.id` is a fresh random value per span: never a join key, so never read here.
+  const requestId = r.requestId ?? idString(a[OTEL.jsonrpcRequestId]);
+  // Shinzo's `mcp.session.id` is minted per telemetry instance (per server process), not the MCP
+  // `Mcp-Session-Id`: reading it would mark stateless-era servers as session-based.
+  const sessionId = r.flavour === 'shinzo' ? undefined : (r.sessionId ?? str(a[OTEL.mcpSessionId]) ?? str(a[GATEWAY.sessionId]));
+  const metaVersion = str(meta?.[MCP_META.protocolVersion]) ?? str(a[MCPWATCH_EXTRA.metaProtocolVersion]);
+  const protocolVersion = str(a[OTEL.mcpProtocolVersion]) ?? metaVersion;
+
+  const messageType: McpTrafficEvent['messageType'] = method.startsWith('notifications/') ? 'notification' : 'request';
+  const declaredDirection = str(a[MCPWATCH.direction]);
+  const direction: McpTrafficEvent['direction'] =
+    declaredDirection === 'client_to_server' || declaredDirection === 'server_to_client'
+      ? declaredDirection
+      : SERVER_TO_CLIENT.has(method)
+        ? 'server_to_client'
+        : 'client_to_server';
+  const side = recordedBy(r.flavour, span.kind, direction);
+
+  // Outcome.
+  const errorType = str(a[OTEL.errorType]);
+  const jsonRpcErrorCode = errorCode(a[OTEL.rpcResponseStatusCode]) ?? errorCode(a[OTEL.rpcJsonrpcErrorCode]) ?? negative(errorCode(errorType));
+  const args = argumentsPayload(r, a, opts, maxPayload);
+  const result = resultPayload(r, a, opts, maxPayload);
+  const toolIsError =
+    errorType === OTEL_VALUES.toolError || r.isError === true || a[MCPWATCH.toolIsError] === true || result?.isError === true;
+  const outcome: McpTrafficEvent['outcome'] = toolIsError
+    ? 'tool_error'
+    : span.status.code === StatusCode.error || errorType !== undefined || jsonRpcErrorCode !== undefined
+      ? 'error'
+      : 'ok';
+
+  // Who is who.
+  const ids = identities(span, r.flavour, side, meta);
+  const pid = num(span.resource[RESOURCE.processPid]);
+  const correlationKey =
+    sessionId ??
+    (ids.client?.name !== undefined || pid !== undefined ? `${ids.client?.name ?? ''}|${ids.server.id}|${pid ?? ''}` : span.traceId);
+
+  const startMs = span.startTimeUnixNano / 1e6;
+  const ev: McpTrafficEvent = {
+    kind: 'mcp',
+    id: `${span.traceId}:${span.spanId}`,
+    time: Math.floor(startMs),
+    server: ids.server,
+    traceId: span.traceId,
+    spanId: span.spanId,
+    flavour: r.flavour,
+    method,
+    messageType,
+    side,
+    direction,
+    correlationKey,
+    era: eraOf(method, protocolVersion, sessionId, metaVersion !== undefined),
+    outcome,
+  };
+  if (span.parentSpanId) ev.parentSpanId = span.parentSpanId;
+  if (tool !== undefined) ev.tool = cap(tool);
+  if (prompt !== undefined) ev.prompt = cap(prompt);
+  if (resourceUri !== undefined) ev.resourceUri = cap(resourceUri);
+  if (requestId !== undefined) ev.requestId = cap(requestId);
+  if (sessionId !== undefined) ev.sessionId = cap(sessionId);
+  if (protocolVersion !== undefined) ev.protocolVersion = cap(protocolVersion);
+  const transport = str(a[OTEL.networkTransport]) ?? str(a[GATEWAY_EXTRA.transport]);
+  if (transport !== undefined) ev.transport = cap(transport);
+  if (ids.client) ev.client = ids.client;
+  if (span.endTimeUnixNano >= span.startTimeUnixNano && span.startTimeUnixNano > 0) {
+    ev.durationMs = (span.endTimeUnixNano - span.startTimeUnixNano) / 1e6;
+  }
+  if (errorType !== undefined) ev.errorType = cap(errorType);
+  if (jsonRpcErrorCode !== undefined) ev.jsonRpcErrorCode = jsonRpcErrorCode;
+  if (args) ev.arguments = args.info;
+  if (result) ev.result = result.info;
+  if (messageType === 'notification') {
+    const n = notificationDetails(method, a, inObj, resourceUri);
+    if (n) ev.notification = n;
+  }
+  return ev;
+}
+
+/**
+ * Which MCP party recorded the span (the `side` of the event).
+ *
+ * Semantic conventions: the sender of a request or notification records a CLIENT span and the receiver a
+ * SERVER span, whichever MCP party that is; so for server-to-client traffic (sampling, elicitation, roots,
+ * server notifications) a CLIENT span was recorded by the MCP server. For all client-to-server traffic this
+ * is simply CLIENT -> client, SERVER -> server.
+ * OpenLLMetry marks spans by the class it wrapped (`Client` -> CLIENT, `Server` -> SERVER) whatever the
+ * direction, and Shinzo only instruments servers (its spans are INTERNAL).
+ */
+function recordedBy(flavour: McpFlavour, kind: number, direction: McpTrafficEvent['direction']): McpTrafficEvent['side'] {
+  if (flavour === 'shinzo') return 'server';
+  if (kind !== SpanKind.client && kind !== SpanKind.server) return 'unknown';
+  const initiator = kind === SpanKind.client;
+  if (flavour === 'openllmetry') return initiator ? 'client' : 'server';
+  const fromServer = direction === 'server_to_client';
+  return initiator !== fromServer ? 'client' : 'server';
+}
+
+function eraOf(method: string, protocolVersion: string | undefined, sessionId: string | undefined, metaSeen: boolean): McpTrafficEvent['era'] {
+  const dated = protocolVersion !== undefined && PROTOCOL_VERSION_SHAPE.test(protocolVersion) ? protocolVersion : undefined;
+  if ((dated !== undefined && dated >= STATELESS_PROTOCOL_VERSION) || STATELESS_METHODS.has(method) || metaSeen) return 'stateless';
+  if (sessionId !== undefined || method === 'initialize' || method === 'notifications/initialized' || dated !== undefined) return 'session';
+  return 'unknown';
+}
+
+function notificationDetails(
+  method: string,
+  a: Attributes,
+  params: Record<string, unknown> | undefined,
+  resourceUri: string | undefined,
+): McpTrafficEvent['notification'] | undefined {
+  const n: NonNullable<McpTrafficEvent['notification']> = {};
+  if (method === 'notifications/message') {
+    const level = str(a[MCPWATCH_EXTRA.notificationLevel]) ?? str(params?.['level']);
+    const logger = str(a[MCPWATCH_EXTRA.notificationLogger]) ?? str(params?.['logger']);
+    if (level !== undefined) n.level = cap(level);
+    if (logger !== undefined) n.logger = cap(logger);
+  } else if (method === 'notifications/progress') {
+    const progress = num(a[MCPWATCH_EXTRA.notificationProgress]) ?? num(params?.['progress']);
+    const total = num(a[MCPWATCH_EXTRA.notificationTotal]) ?? num(params?.['total']);
+    if (progress !== undefined) n.progress = progress;
+    if (total !== undefined) n.total = total;
+  } else if (method === 'notifications/resources/updated') {
+    const uri = resourceUri ?? str(params?.['uri']);
+    if (uri !== undefined) n.uri = cap(uri);
+  }
+  return Object.keys(n).length > 0 ? n : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server and client identity.
+
+interface Identities {
+  server: ServerIdentity;
+  client?: NonNullable<McpTrafficEvent['client']>;
+}
+
+/** The server identity of a resource alone, cached per resource object (decoders share them per batch). */
+const resourceIdentityCache = new WeakMap<Attributes, ServerIdentity>();
+
+/**
+ * Who the server and the client are.
+ *
+ * The OTel resource describes the process that recorded the span. When the MCP server recorded it, the
+ * resource is the server; when the MCP client recorded it (a CLIENT span of client-to-server traffic, or
+ * any OpenLLMetry `Client` span), the resource is the client and the server is the peer, known only from
+ * span attributes (`mcp.server.name`, `server.address`/`server.port`, a tap's `mcpwatch.server.id`).
+ * In that case the resource identity goes to `client` instead. A peer without any of those is named
+ * `unknown` and given an id derived from the client process, so at least it is not merged with the
+ * unknown peers of other clients.
+ * Gateways record spans in their own process but name the upstream server in `mcp.server.name`: that
+ * server is the identity, and its id is derived from its name and the gateway's.
+ * A span whose recorder cannot be told (INTERNAL kind) is attributed to its resource, as a server.
+ */
+function identities(span: DecodedSpan, flavour: McpFlavour, side: McpTrafficEvent['side'], meta: Record<string, unknown> | undefined): Identities {
+  const a = span.attributes;
+  const res = span.resource;
+  if (side === 'client') {
+    const client: NonNullable<McpTrafficEvent['client']> = {};
+    const name = serviceName(res) ?? str(a[MCPWATCH.clientName]);
+    const version = str(res[RESOURCE.serviceVersion]) ?? str(a[MCPWATCH.clientVersion]);
+    if (name !== undefined) client.name = cap(name);
+    if (version !== undefined) client.version = cap(version);
+    return { server: peerIdentity(a, res), client };
+  }
+
+  let server: ServerIdentity;
+  const upstream = flavour === 'gateway' ? str(a[GATEWAY.serverName]) : undefined;
+  if (upstream !== undefined) {
+    const gateway = serviceName(res) ?? '';
+    server = { id: str(a[MCPWATCH.serverId]) ?? shortHash(upstream, 'via', gateway), name: cap(upstream) };
+    const host = str(res[RESOURCE.hostName]);
+    if (host !== undefined) server.host = cap(host);
+  } else {
+    const spanId = str(a[MCPWATCH.serverId]);
+    const spanName = str(a[GATEWAY.serverName]);
+    if (spanId === undefined && spanName === undefined) {
+      server = resourceIdentityCache.get(res) ?? localIdentity(res, undefined, undefined);
+      resourceIdentityCache.set(res, server);
+    } else {
+      server = localIdentity(res, spanId, spanName);
+    }
+  }
+
+  const client: NonNullable<McpTrafficEvent['client']> = {};
+  const info = asRecord(meta?.[MCP_META.clientInfo]);
+  const name = str(a[MCPWATCH.clientName]) ?? str(a[GATEWAY.clientName]) ?? str(info?.['name']);
+  const version = str(a[MCPWATCH.clientVersion]) ?? str(info?.['version']);
+  // Shinzo's `client.address` is the server host's own first IPv4 address, not the peer's.
+  const address = flavour === 'shinzo' ? undefined : str(a[OTEL.clientAddress]);
+  if (name !== undefined) client.name = cap(name);
+  if (version !== undefined) client.version = cap(version);
+  if (address !== undefined) client.address = cap(address);
+  return Object.keys(client).length > 0 ? { server, client } : { server };
+}
+
+function localIdentity(res: Attributes, spanServerId: string | undefined, spanServerName: string | undefined): ServerIdentity {
+  const executable = str(res[RESOURCE.processExecutablePath]);
+  const commandLine = commandLineOf(res);
+  const name =
+    serviceName(res) ??
+    spanServerName ??
+    str(res[GATEWAY.serverName]) ??
+    str(res[RESOURCE.processExecutableName]) ??
+    (executable !== undefined ? basename(executable) : undefined) ??
+    'unknown';
+  const id = spanServerId ?? str(res[MCPWATCH.serverId]) ?? shortHash(name, commandLine ?? executable ?? '');
+  const s: ServerIdentity = { id: cap(id), name: cap(name) };
+  const pid = num(res[RESOURCE.processPid]);
+  if (pid !== undefined) s.pid = pid;
+  if (commandLine !== undefined) s.commandLine = commandLine;
+  if (executable !== undefined) s.executable = cap(executable);
+  const version = str(res[RESOURCE.serviceVersion]);
+  if (version !== undefined) s.version = cap(version);
+  const host = str(res[RESOURCE.hostName]);
+  if (host !== undefined) s.host = cap(host);
+  return s;
+}
+
+function peerIdentity(a: Attributes, res: Attributes): ServerIdentity {
+  const address = str(a[OTEL.serverAddress]);
+  const port = num(a[OTEL.serverPort]);
+  const endpoint = address !== undefined ? (port !== undefined ? `${address}:${port}` : address) : undefined;
+  const name = str(a[GATEWAY.serverName]) ?? endpoint;
+  const id =
+    str(a[MCPWATCH.serverId]) ??
+    (name !== undefined
+      ? shortHash(name, endpoint ?? '')
+      : shortHash('unknown-peer', serviceName(res) ?? '', String(num(res[RESOURCE.processPid]) ?? '')));
+  const s: ServerIdentity = { id: cap(id), name: cap(name ?? 'unknown') };
+  if (address !== undefined) s.host = cap(address);
+  return s;
+}
+
+function serviceName(res: Attributes): string | undefined {
+  const name = str(res[RESOURCE.serviceName]);
+  return name === undefined || name.startsWith(UNKNOWN_SERVICE_PREFIX) ? undefined : name;
+}
+
+function commandLineOf(res: Attributes): string | undefined {
+  const line = str(res[RESOURCE.processCommandLine]);
+  if (line !== undefined) return cap(line, MAX_COMMAND_CHARS);
+  // `process.command_args` includes the command itself (semconv), so it is the whole line when present.
+  const args = res[RESOURCE.processCommandArgs];
+  if (Array.isArray(args) && args.length > 0) {
+    let out = '';
+    for (const arg of args) {
+      if (out.length > MAX_COMMAND_CHARS) break;
+      out += (out ? ' ' : '') + (typeof arg === 'string' ? arg : String(arg));
+    }
+    return cap(out, MAX_COMMAND_CHARS);
+  }
+  const command = str(res[RESOURCE.processCommand]);
+  return command === undefined ? undefined : cap(command, MAX_COMMAND_CHARS);
+}
+
+function basename(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i >= 0 ? path.slice(i + 1) : path;
+}
+
+/** 16 hex chars of sha256 over the parts joined by NUL: stable across restarts, short enough for labels. */
+function shortHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Payloads.
+
+interface Payload {
+  info: PayloadInfo;
+  isError?: boolean;
+}
+
+function argumentsPayload(r: Recognised, a: Attributes, opts: NormalizeOptions, maxPayload: number): Payload | undefined {
+  const semconv = a[OTEL.genAiToolCallArguments];
+  if (semconv !== undefined) return payloadOfAttribute(semconv, opts, maxPayload);
+  if (r.flatArguments) return payloadOfValue(r.flatArguments, opts);
+  const input = r.input;
+  if (!input) return undefined;
+  if (input.opaque) return { info: { size: Buffer.byteLength(input.raw) } };
+  const obj = asRecord(input.value);
+  // OpenLLMetry writes `{tool_name, arguments}` / `{name, arguments}`: the arguments are the payload, so
+  // fingerprints match those of semconv `gen_ai.tool.call.arguments` for the same call.
+  if (obj && TRACELOOP_MCP.inputArguments in obj && (r.method === 'tools/call' || r.method === 'prompts/get')) {
+    return payloadOfValue(obj[TRACELOOP_MCP.inputArguments], opts);
+  }
+  return input.value !== undefined ? payloadOfValue(input.value, opts) : payloadOfRaw(input.raw, opts);
+}
+
+function resultPayload(r: Recognised, a: Attributes, opts: NormalizeOptions, maxPayload: number): Payload | undefined {
+  const semconv = a[OTEL.genAiToolCallResult];
+  if (semconv !== undefined) return payloadOfAttribute(semconv, opts, maxPayload);
+  const output = r.output;
+  if (!output) return undefined;
+  if (output.opaque) return { info: { size: Buffer.byteLength(output.raw) } };
+  return output.value !== undefined ? payloadOfValue(output.value, opts) : payloadOfRaw(output.raw, opts);
+}
+
+function payloadOfAttribute(v: AttributeValue, opts: NormalizeOptions, maxPayload: number): Payload {
+  if (typeof v === 'string') {
+    const parsed = parseBounded(v, maxPayload);
+    if (!parsed || parsed.opaque) return { info: { size: Buffer.byteLength(v) } };
+    if (parsed.value === undefined) return payloadOfRaw(v, opts);
+    // Size is that of the text as sent; the fingerprint is over canonical JSON so key order does not matter.
+    const p = payloadOfValue(parsed.value, opts);
+    p.info.size = Buffer.byteLength(v);
+    return p;
+  }
+  return payloadOfValue(v, opts);
+}
+
+function payloadOfValue(value: unknown, opts: NormalizeOptions): Payload {
+  const text = canonicalJson(value, 0);
+  const info: PayloadInfo = { size: Buffer.byteLength(text), fingerprint: fingerprint(text) };
+  if (opts.captureContent) info.content = maskSecrets(plain(value));
+  const rec = asRecord(value);
+  return rec && typeof rec['isError'] === 'boolean' ? { info, isError: rec['isError'] } : { info };
+}
+
+function payloadOfRaw(raw: string, opts: NormalizeOptions): Payload {
+  const info: PayloadInfo = { size: Buffer.byteLength(raw), fingerprint: fingerprint(JSON.stringify(raw)) };
+  if (opts.captureContent) info.content = maskSecrets(raw);
+  return { info };
+}
+
+function fingerprint(canonicalText: string): string {
+  return createHash('sha256').update(canonicalText).digest('hex').slice(0, 32);
+}
+
+/** Parses a JSON object/array string at most once, and only when it is within the size cap. */
+function parseBounded(v: AttributeValue | undefined, maxPayload: number): Parsed | undefined {
+  if (typeof v !== 'string') return undefined;
+  if (v.length > maxPayload) return { raw: v, opaque: true };
+  const first = v.charCodeAt(0);
+  // Only objects and arrays are worth a parse; anything else stays a raw string.
+  if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return { raw: v, opaque: false };
+  try {
+    return { raw: v, value: JSON.parse(v) as unknown, opaque: false };
+  } catch {
+    return { raw: v, opaque: false };
+  }
+}
+
+/** JSON with object keys sorted at every level, so equal values give equal fingerprints. */
+export function canonicalJson(value: unknown, depth = 0): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return value.toString();
+    case 'object':
+      break;
+    default:
+      return 'null';
+  }
+  if (depth > MAX_CANONICAL_DEPTH) return '"[depth]"';
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i], depth + 1);
+    return out + ']';
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v, depth + 1);
+    first = false;
+  }
+  return out + '}';
+}
+
+/** A JSON-like copy of attribute values (bytes become base64) for captured content. */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  return value;
+}
+
+/** `a.b.c` -> nested objects; a path that collides with a scalar keeps the first value. */
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.', 16);
+  let node = target;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const part = parts[i] as string;
+    if (part === '__proto__') return;
+    const next = node[part];
+    if (next === undefined) {
+      const created: Record<string, unknown> = {};
+      node[part] = created;
+      node = created;
+    } else if (asRecord(next)) {
+      node = next as Record<string, unknown>;
+    } else {
+      return;
+    }
+  }
+  const last = parts[parts.length - 1] as string;
+  if (last !== '__proto__' && node[last] === undefined) node[last] = value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small readers. Attribute values are untrusted: every reader checks the type it expects.
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && INTEGER_SHAPE.test(v)) return Number(v);
+  return undefined;
+}
+
+/** JSON-RPC ids may be strings or numbers; both become strings. */
+function idString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** A JSON-RPC error code from `rpc.response.status_code` / `error.type` when it is an integer. */
+function errorCode(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+  if (typeof v === 'string' && INTEGER_SHAPE.test(v)) return Number(v);
+  return undefined;
+}
+
+/** JSON-RPC codes are negative; a positive `error.type` number is more likely an HTTP status. */
+function negative(n: number | undefined): number | undefined {
+  return n !== undefined && n < 0 ? n : undefined;
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? (v as Record<string, unknown>) : undefined;
+}
+
+function cap(s: string, max = MAX_FIELD_CHARS): string {
+  return s.length > max ? s.slice(0, max) : s;
+}
