@@ -99,3 +99,17 @@ describe('config loading', () => {
     expect(JSON.stringify(masked)).not.toContain('0123456789abcdef0123');
   });
 });
+
+describe('shipped configs', () => {
+  it('deploy/mcpwatch.example.yaml is valid when its token variable is set', () => {
+    const file = join(import.meta.dirname, '..', '..', 'deploy', 'mcpwatch.example.yaml');
+    const config = loadConfig({ files: [file], env: { MCPWATCH_OTLP_TOKEN: 'a-production-token-of-length' } });
+    expect(config.receivers.otlp.endpoint).toBe('0.0.0.0:4318');
+    expect(problemsOf(() => loadConfig({ files: [file], env: {} }))[0]).toMatch(/MCPWATCH_OTLP_TOKEN is not set/);
+  });
+
+  it('the systemd unit overrides a setting that exists', () => {
+    const config = loadConfig({ env: { MCPWATCH_RECEIVERS__OTLP__AUTH__BEARERTOKEN_FILE: join(import.meta.dirname, '..', 'fixtures', 'config', 'token.txt') } });
+    expect(config.receivers.otlp.auth.bearerToken).toBe('token-from-systemd-credential');
+  });
+});
