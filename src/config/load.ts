@@ -139,7 +139,13 @@ function resolveSegments(segments: string[], tree: Tree, defaults: Tree): string
   let b: unknown = defaults;
   for (const seg of segments) {
     const candidates = [...(isTree(a) ? Object.keys(a) : []), ...(isTree(b) ? Object.keys(b) : [])];
-    const key = candidates.find((k) => k.toLowerCase() === seg.toLowerCase()) ?? seg.toLowerCase();
+    const lower = seg.toLowerCase();
+    // `..._FILE` names the file variant of a setting: match the setting, keep the suffix.
+    const base = lower.endsWith(FILE_SUFFIX) ? lower.slice(0, -FILE_SUFFIX.length) : undefined;
+    const key =
+      candidates.find((k) => k.toLowerCase() === lower) ??
+      (base !== undefined ? candidates.find((k) => k.toLowerCase() === base)?.concat(FILE_SUFFIX) : undefined) ??
+      lower;
     path.push(key);
     a = isTree(a) ? a[key] : undefined;
     b = isTree(b) ? b[key] : undefined;
