@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
+import { ZodObject, type z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { validateConfig } from './validate.js';
 
@@ -113,11 +113,10 @@ function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: string, problem
 
 /** `MCPWATCH_RECEIVERS__OTLP__ENDPOINT=0.0.0.0:4318`: `__` separates path segments, case-insensitive. */
 function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv, problems: string[]): void {
-  const defaults = configSchema.parse({}) as Tree;
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || !name.includes('__')) continue;
     const segments = name.slice(ENV_PREFIX.length).split('__');
-    const path = resolveSegments(segments, tree, defaults);
+    const path = resolveSegments(segments, tree);
     setPath(tree, path, parseScalar(raw), `environment variable ${name}`, problems);
   }
 }
@@ -132,13 +131,14 @@ function applySet(tree: Tree, assignment: string, problems: string[]): void {
   setPath(tree, path, parseScalar(assignment.slice(eq + 1)), `--set ${assignment.slice(0, eq)}`, problems);
 }
 
-/** Matches each upper-case env segment to an existing key (in the file or the defaults) ignoring case. */
-function resolveSegments(segments: string[], tree: Tree, defaults: Tree): string[] {
+/** Matches each upper-case env segment to a known setting (from the schema or the file), ignoring case. */
+function resolveSegments(segments: string[], tree: Tree): string[] {
   const path: string[] = [];
-  let a: unknown = tree;
-  let b: unknown = defaults;
+  let node: unknown = tree;
+  let schema: z.ZodType | undefined = configSchema;
   for (const seg of segments) {
-    const candidates = [...(isTree(a) ? Object.keys(a) : []), ...(isTree(b) ? Object.keys(b) : [])];
+    const shape = objectShape(schema);
+    const candidates = [...(isTree(node) ? Object.keys(node) : []), ...Object.keys(shape ?? {})];
     const lower = seg.toLowerCase();
     // `..._FILE` names the file variant of a setting: match the setting, keep the suffix.
     const base = lower.endsWith(FILE_SUFFIX) ? lower.slice(0, -FILE_SUFFIX.length) : undefined;
@@ -147,10 +147,20 @@ function resolveSegments(segments: string[], tree: Tree, defaults: Tree): string
       (base !== undefined ? candidates.find((k) => k.toLowerCase() === base)?.concat(FILE_SUFFIX) : undefined) ??
       lower;
     path.push(key);
-    a = isTree(a) ? a[key] : undefined;
-    b = isTree(b) ? b[key] : undefined;
+    node = isTree(node) ? node[key] : undefined;
+    schema = shape?.[key];
   }
   return path;
+}
+
+/** The fields of an object schema, looking through defaults and optionals. */
+function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
+  let s: unknown = schema;
+  for (let i = 0; i < 5 && s; i++) {
+    if (s instanceof ZodObject) return s.shape as Record<string, z.ZodType>;
+    s = (s as { _zod?: { def?: { innerType?: unknown } } })._zod?.def?.innerType;
+  }
+  return undefined;
 }
 
 function setPath(tree: Tree, path: string[], value: unknown, origin: string, problems: string[]): void {
