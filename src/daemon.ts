@@ -52,8 +52,7 @@ export class Daemon {
     this.events = new FanOutConsumer<McpEvent>([this.store.eventConsumer]);
     const normalize = new NormalizeProcessor(
       { captureContent: config.store.captureContent, metrics: this.metrics, logger: this.logger },
-      this.store.spanConsumer,
-      this.events,
+      { spans: this.store.spanConsumer, events: this.events },
     );
     this.queue = new BoundedQueue<DecodedSpan>(
       { name: 'spans', capacity: config.pipeline.queueCapacitySpans, metrics: this.metrics },

@@ -57,7 +57,7 @@ describe('hostile OTLP bodies', () => {
     const headers: Record<string, string> = {};
     if (type) headers['content-type'] = type;
     if (encoding) headers['content-encoding'] = encoding;
-    const res = await fetch(otlpUrl, { method: 'POST', body: body as BodyInit, headers });
+    const res = await fetch(otlpUrl, { method: 'POST', body: body as NonNullable<RequestInit['body']>, headers });
     expect(res.status).toBe(status);
     if (status >= 400) expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
     expect((await fetch(`${adminUrl}/livez`)).status).toBe(200);

@@ -25,8 +25,8 @@ async function startReceiver(overrides: Record<string, unknown> = {}, next: Cons
   return { receiver, metrics, url: `http://127.0.0.1:${port}/v1/traces`, port, next };
 }
 
-const post = (url: string, body: BodyInit | Uint8Array, headers: Record<string, string>) =>
-  fetch(url, { method: 'POST', body: body as BodyInit, headers });
+const post = (url: string, body: NonNullable<RequestInit['body']> | Uint8Array, headers: Record<string, string>) =>
+  fetch(url, { method: 'POST', body: body as NonNullable<RequestInit['body']>, headers });
 
 const metricSum = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) => {
   const m = await metrics.registry.getSingleMetric(name)!.get();
