@@ -27,7 +27,7 @@ describe('mcpwatch process', () => {
     let servers: { name: string; counts: { mcp: number } }[] = [];
     for (let i = 0; i < 50 && !servers.some((s) => s.counts.mcp === 50); i++) {
       await new Promise((r) => setTimeout(r, 50));
-      servers = ((await (await fetch(`${admin}/api/servers`)).json()) as { servers?: typeof servers }).servers ?? ((await (await fetch(`${admin}/api/servers`)).json()) as typeof servers);
+      servers = ((await (await fetch(`${admin}/api/servers`)).json()) as { servers: typeof servers }).servers;
     }
     expect(servers.find((s) => s.name === 'filesystem')?.counts.mcp).toBe(50);
 

@@ -100,8 +100,7 @@ describe('NodeSDK -> official exporters -> mcpwatch', () => {
   it('produces MCP events for the MCP spans only', async () => {
     for (const { adminUrl } of [protoDaemon, jsonDaemon]) {
       const res = await fetch(`${adminUrl}/api/events?limit=10`);
-      const body = (await res.json()) as { events: { method: string; tool?: string; outcome: string }[] } | { method: string; tool?: string; outcome: string }[];
-      const events = Array.isArray(body) ? body : body.events;
+      const { events } = (await res.json()) as { events: { method: string; tool?: string; outcome: string }[] };
       expect(events.map((e) => `${e.method} ${e.tool} ${e.outcome}`).sort()).toEqual(['tools/call geocode error', 'tools/call get_weather ok']);
     }
   });
