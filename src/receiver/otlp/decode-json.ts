@@ -1,0 +1,516 @@
+/**
+ * Decoder for OTLP/HTTP JSON trace requests (`ExportTraceServiceRequest` in the OTLP "JSON Protobuf
+ * Encoding"), producing the same `DecodedTraces` as the protobuf decoder.
+ *
+ * The OTLP spec departs from the generic proto3 JSON mapping in a few places, and we follow it:
+ * - `traceId`, `spanId`, `parentSpanId` (and link ids) are hex strings, not base64. We accept either
+ *   letter case and normalize to lower case. A base64 id (what a generic protobuf JSON marshaller
+ *   produces) is rejected for that span (partial success) with a reason that says so.
+ * - Enums are integers. We also accept the enum value names (`"SPAN_KIND_SERVER"`), as proto3 JSON
+ *   parsers do, since hand-written senders use them.
+ * - Field names are lowerCamelCase; proto3 JSON parsers must also accept the original snake_case
+ *   names, so we do. Unknown fields are ignored (the spec requires it for forward compatibility).
+ * - 64-bit integers (`intValue`, times) may be JSON strings or numbers. `bytesValue` is base64.
+ * - `null` for a field means "not set", as in proto3 JSON.
+ *
+ * Shape errors (a field of the wrong JSON type) fail the whole request with an `OtlpDecodeError` whose
+ * message names the path, e.g. `resourceSpans[0].scopeSpans[1].spans[4].attributes: expected an array`.
+ */
+
+import { Buffer } from 'node:buffer';
+import {
+  MAX_ANY_VALUE_DEPTH,
+  SPAN_ID_BYTES,
+  TRACE_ID_BYTES,
+  allZeroIdProblem,
+  idLengthProblem,
+  setAttribute,
+} from './decode-limits.js';
+import {
+  OtlpDecodeError,
+  type AttributeValue,
+  type Attributes,
+  type DecodedSpan,
+  type DecodedTraces,
+  type InstrumentationScope,
+  type SpanEvent,
+  type SpanLink,
+} from './span.js';
+
+type JsonObject = Record<string, unknown>;
+type PathSegment = string | number;
+
+/**
+ * A shape problem found somewhere below the request root. Each level that iterates an array adds its
+ * own segments on the way out, so the hot path never builds path strings for input that is fine.
+ */
+class JsonShapeError extends Error {
+  readonly segments: PathSegment[];
+  constructor(segment: PathSegment, readonly problem: string) {
+    super(problem);
+    this.segments = [segment];
+  }
+}
+
+function formatPath(segments: readonly PathSegment[]): string {
+  let path = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') path += `[${segment}]`;
+    else path += path === '' ? segment : `.${segment}`;
+  }
+  return path === '' ? 'request' : path;
+}
+
+/** Adds `field[index]` in front of the path of a shape error thrown while decoding an element. */
+function within(error: unknown, field: string, index: number): unknown {
+  if (error instanceof JsonShapeError) error.segments.unshift(field, index);
+  return error;
+}
+
+/** Adds `field` in front of the path of a shape error thrown while decoding a nested message. */
+function withinField(error: unknown, field: string): unknown {
+  if (error instanceof JsonShapeError) error.segments.unshift(field);
+  return error;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A field by its lowerCamelCase JSON name, else its proto (snake_case) name; null means unset. */
+function field(obj: JsonObject, camel: string, snake: string): unknown {
+  const value = obj[camel];
+  if (value !== undefined && value !== null) return value;
+  const fallback = obj[snake];
+  return fallback === null ? undefined : fallback;
+}
+
+function optionalArray(obj: JsonObject, camel: string, snake: string): readonly unknown[] | undefined {
+  const value = field(obj, camel, snake);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new JsonShapeError(camel, 'expected an array');
+  return value;
+}
+
+function optionalObject(obj: JsonObject, camel: string, snake: string): JsonObject | undefined {
+  const value = field(obj, camel, snake);
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw new JsonShapeError(camel, 'expected an object');
+  return value;
+}
+
+function optionalString(obj: JsonObject, camel: string, snake: string): string | undefined {
+  const value = field(obj, camel, snake);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new JsonShapeError(camel, 'expected a string');
+  return value;
+}
+
+/** proto3 strings have no presence: an empty string means "not set". */
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+function isIntegerString(text: string): boolean {
+  const start = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (text.length === start || text.length - start > 20) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** int64 / uint64 / fixed64 in proto3 JSON: a decimal string or a JSON number holding an integer. */
+function int64Value(value: unknown, name: string, unsigned: boolean): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && isIntegerString(value)) n = Number(value);
+  else throw new JsonShapeError(name, 'expected an integer (a JSON number or a decimal string)');
+  if (!Number.isInteger(n)) throw new JsonShapeError(name, 'expected an integer (a JSON number or a decimal string)');
+  if (unsigned && n < 0) throw new JsonShapeError(name, 'expected a non-negative integer');
+  return n;
+}
+
+function optionalTime(obj: JsonObject, camel: string, snake: string): number {
+  const value = field(obj, camel, snake);
+  return value === undefined ? 0 : int64Value(value, camel, true);
+}
+
+/** double in proto3 JSON: a number, or a string holding a number, "NaN", "Infinity" or "-Infinity". */
+function doubleValue(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') {
+    if (value === 'NaN') return Number.NaN;
+    if (value === 'Infinity') return Number.POSITIVE_INFINITY;
+    if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
+    const n = value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isNaN(n)) return n;
+  }
+  throw new JsonShapeError('doubleValue', 'expected a number');
+}
+
+const SPAN_KIND_NAMES: Readonly<Record<string, number>> = {
+  SPAN_KIND_UNSPECIFIED: 0,
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+};
+
+const STATUS_CODE_NAMES: Readonly<Record<string, number>> = {
+  STATUS_CODE_UNSET: 0,
+  STATUS_CODE_OK: 1,
+  STATUS_CODE_ERROR: 2,
+};
+
+/** An enum: an integer per the OTLP spec, or (leniently) the value's name or a decimal string. */
+function enumValue(obj: JsonObject, name: string, names: Readonly<Record<string, number>>): number {
+  const value = obj[name];
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (typeof value === 'string') {
+    const named = Object.hasOwn(names, value) ? names[value] : undefined;
+    if (named !== undefined) return named;
+    if (isIntegerString(value)) return Number(value);
+  }
+  throw new JsonShapeError(name, 'expected an enum number or name');
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** bytes in proto3 JSON: standard or URL-safe base64, padded or not. */
+function bytesValue(value: unknown): Uint8Array {
+  if (typeof value !== 'string' || !BASE64.test(value)) throw new JsonShapeError('bytesValue', 'expected a base64 string');
+  const decoded = Buffer.from(value, 'base64');
+  // A plain Uint8Array, as the protobuf decoder returns, not a Buffer.
+  const bytes = new Uint8Array(decoded.length);
+  bytes.set(decoded);
+  return bytes;
+}
+
+/** Why a hex id is unusable, or its lower-case form. `bytes` is the id's binary length. */
+function hexId(value: unknown, bytes: number, name: string): { id: string } | { problem: string } {
+  if (value === undefined) return { problem: idLengthProblem(name, bytes, 0) };
+  if (typeof value !== 'string') return { problem: `${name} must be a hex string` };
+  if (value.length !== bytes * 2) {
+    if (value.length === 0) return { problem: idLengthProblem(name, bytes, 0) };
+    return {
+      problem: `${name} must be ${bytes * 2} hex digits (OTLP/JSON ids are hex, not base64), got ${value.length} characters`,
+    };
+  }
+  let upper = false;
+  let nonZero = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (c !== 48) nonZero = true;
+    } else if (c >= 97 && c <= 102) {
+      nonZero = true;
+    } else if (c >= 65 && c <= 70) {
+      nonZero = true;
+      upper = true;
+    } else {
+      return { problem: `${name} must be hex (OTLP/JSON ids are hex, not base64), got "${value.slice(0, 40)}"` };
+    }
+  }
+  if (!nonZero) return { problem: allZeroIdProblem(name) };
+  return { id: upper ? value.toLowerCase() : value };
+}
+
+/** `AnyValue`: exactly one of the `*Value` members; none set means an empty value (null). */
+function decodeAnyValue(value: unknown, depth: number): AttributeValue {
+  if (depth > MAX_ANY_VALUE_DEPTH) {
+    throw new JsonShapeError('', `AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
+  }
+  if (!isObject(value)) throw new JsonShapeError('', 'expected an AnyValue object');
+  let v = field(value, 'stringValue', 'string_value');
+  if (v !== undefined) {
+    if (typeof v !== 'string') throw new JsonShapeError('stringValue', 'expected a string');
+    return v;
+  }
+  v = field(value, 'intValue', 'int_value');
+  if (v !== undefined) return int64Value(v, 'intValue', false);
+  v = field(value, 'boolValue', 'bool_value');
+  if (v !== undefined) {
+    if (typeof v !== 'boolean') throw new JsonShapeError('boolValue', 'expected a boolean');
+    return v;
+  }
+  v = field(value, 'doubleValue', 'double_value');
+  if (v !== undefined) return doubleValue(v);
+  v = field(value, 'arrayValue', 'array_value');
+  if (v !== undefined) {
+    if (!isObject(v)) throw new JsonShapeError('arrayValue', 'expected an object');
+    return decodeArrayValue(v, depth);
+  }
+  v = field(value, 'kvlistValue', 'kvlist_value');
+  if (v !== undefined) {
+    if (!isObject(v)) throw new JsonShapeError('kvlistValue', 'expected an object');
+    const list: Attributes = {};
+    try {
+      decodeAttributes(v, 'values', 'values', list, depth + 1);
+    } catch (error) {
+      throw withinField(error, 'kvlistValue');
+    }
+    return list;
+  }
+  v = field(value, 'bytesValue', 'bytes_value');
+  if (v !== undefined) return bytesValue(v);
+  return null;
+}
+
+function decodeArrayValue(array: JsonObject, depth: number): AttributeValue[] {
+  const values = optionalArray(array, 'values', 'values');
+  if (values === undefined) return [];
+  const out: AttributeValue[] = new Array<AttributeValue>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    try {
+      out[i] = decodeAnyValue(values[i], depth + 1);
+    } catch (error) {
+      throw withinField(within(error, 'values', i), 'arrayValue');
+    }
+  }
+  return out;
+}
+
+/** A `repeated KeyValue` field of `obj`, stored into `target`. */
+function decodeAttributes(obj: JsonObject, camel: string, snake: string, target: Attributes, depth: number): void {
+  const list = optionalArray(obj, camel, snake);
+  if (list === undefined) return;
+  for (let i = 0; i < list.length; i++) {
+    const kv = list[i];
+    try {
+      if (!isObject(kv)) throw new JsonShapeError('key', 'expected a KeyValue object');
+      const key = kv.key;
+      if (typeof key !== 'string') throw new JsonShapeError('key', 'expected a string');
+      const value = kv.value;
+      let decoded: AttributeValue = null;
+      if (value !== undefined && value !== null) {
+        try {
+          decoded = decodeAnyValue(value, depth);
+        } catch (error) {
+          throw withinField(error, 'value');
+        }
+      }
+      setAttribute(target, key, decoded);
+    } catch (error) {
+      throw within(error, camel, i);
+    }
+  }
+}
+
+function decodeEvent(obj: unknown): SpanEvent {
+  if (!isObject(obj)) throw new JsonShapeError('name', 'expected an Event object');
+  const event: SpanEvent = {
+    name: optionalString(obj, 'name', 'name') ?? '',
+    timeUnixNano: optionalTime(obj, 'timeUnixNano', 'time_unix_nano'),
+    attributes: {},
+  };
+  decodeAttributes(obj, 'attributes', 'attributes', event.attributes, 1);
+  return event;
+}
+
+function decodeLink(obj: unknown): SpanLink | string {
+  if (!isObject(obj)) throw new JsonShapeError('traceId', 'expected a Link object');
+  const attributes: Attributes = {};
+  decodeAttributes(obj, 'attributes', 'attributes', attributes, 1);
+  const traceState = nonEmpty(optionalString(obj, 'traceState', 'trace_state'));
+  const traceId = hexId(field(obj, 'traceId', 'trace_id'), TRACE_ID_BYTES, 'trace_id');
+  if ('problem' in traceId) return traceId.problem;
+  const spanId = hexId(field(obj, 'spanId', 'span_id'), SPAN_ID_BYTES, 'span_id');
+  if ('problem' in spanId) return spanId.problem;
+  return { traceId: traceId.id, spanId: spanId.id, traceState, attributes };
+}
+
+interface DecodeContext {
+  spans: DecodedSpan[];
+  spanIndex: number;
+  rejectedSpans: number;
+  rejectReason: string | undefined;
+}
+
+/** Decodes one span and either keeps it or counts it as rejected (partial success). */
+function decodeSpan(
+  obj: unknown,
+  resource: Attributes,
+  scope: InstrumentationScope,
+  ctx: DecodeContext,
+  ri: number,
+  si: number,
+  pi: number,
+): void {
+  if (!isObject(obj)) throw new JsonShapeError('name', 'expected a Span object');
+  const span: DecodedSpan = {
+    traceId: '',
+    spanId: '',
+    parentSpanId: undefined,
+    traceState: nonEmpty(optionalString(obj, 'traceState', 'trace_state')),
+    name: optionalString(obj, 'name', 'name') ?? '',
+    kind: enumValue(obj, 'kind', SPAN_KIND_NAMES),
+    startTimeUnixNano: optionalTime(obj, 'startTimeUnixNano', 'start_time_unix_nano'),
+    endTimeUnixNano: optionalTime(obj, 'endTimeUnixNano', 'end_time_unix_nano'),
+    attributes: {},
+    events: [],
+    links: [],
+    status: { code: 0, message: undefined },
+    resource,
+    scope,
+  };
+  decodeAttributes(obj, 'attributes', 'attributes', span.attributes, 1);
+  const events = optionalArray(obj, 'events', 'events');
+  if (events !== undefined) {
+    for (let i = 0; i < events.length; i++) {
+      try {
+        span.events.push(decodeEvent(events[i]));
+      } catch (error) {
+        throw within(error, 'events', i);
+      }
+    }
+  }
+  let linkProblem: string | undefined;
+  const links = optionalArray(obj, 'links', 'links');
+  if (links !== undefined) {
+    for (let i = 0; i < links.length; i++) {
+      let link: SpanLink | string;
+      try {
+        link = decodeLink(links[i]);
+      } catch (error) {
+        throw within(error, 'links', i);
+      }
+      if (typeof link === 'string') linkProblem ??= `link ${i}: ${link}`;
+      else span.links.push(link);
+    }
+  }
+  const status = optionalObject(obj, 'status', 'status');
+  if (status !== undefined) {
+    try {
+      span.status.code = enumValue(status, 'code', STATUS_CODE_NAMES);
+      span.status.message = nonEmpty(optionalString(status, 'message', 'message'));
+    } catch (error) {
+      throw withinField(error, 'status');
+    }
+  }
+
+  const index = ctx.spanIndex++;
+  const traceId = hexId(field(obj, 'traceId', 'trace_id'), TRACE_ID_BYTES, 'trace_id');
+  const spanId = hexId(field(obj, 'spanId', 'span_id'), SPAN_ID_BYTES, 'span_id');
+  const parentRaw = field(obj, 'parentSpanId', 'parent_span_id');
+  // An absent or empty parentSpanId means a root span.
+  const parent = parentRaw === undefined || parentRaw === '' ? undefined : hexId(parentRaw, SPAN_ID_BYTES, 'parent_span_id');
+  const problem =
+    ('problem' in traceId ? traceId.problem : undefined) ??
+    ('problem' in spanId ? spanId.problem : undefined) ??
+    (parent !== undefined && 'problem' in parent ? parent.problem : undefined) ??
+    linkProblem;
+  if (problem !== undefined || !('id' in traceId) || !('id' in spanId)) {
+    ctx.rejectedSpans++;
+    ctx.rejectReason ??= `span ${index} (resourceSpans[${ri}].scopeSpans[${si}].spans[${pi}]): ${problem ?? 'invalid id'}`;
+    return;
+  }
+  span.traceId = traceId.id;
+  span.spanId = spanId.id;
+  if (parent !== undefined && 'id' in parent) span.parentSpanId = parent.id;
+  ctx.spans.push(span);
+}
+
+function decodeScope(obj: JsonObject): InstrumentationScope {
+  const scopeObj = optionalObject(obj, 'scope', 'scope');
+  if (scopeObj === undefined) return { name: '', version: undefined };
+  try {
+    return {
+      name: optionalString(scopeObj, 'name', 'name') ?? '',
+      version: nonEmpty(optionalString(scopeObj, 'version', 'version')),
+    };
+  } catch (error) {
+    throw withinField(error, 'scope');
+  }
+}
+
+function decodeScopeSpans(obj: unknown, resource: Attributes, ctx: DecodeContext, ri: number, si: number): void {
+  if (!isObject(obj)) throw new JsonShapeError('scope', 'expected a ScopeSpans object');
+  const scope = decodeScope(obj);
+  const spans = optionalArray(obj, 'spans', 'spans');
+  if (spans === undefined) return;
+  for (let i = 0; i < spans.length; i++) {
+    try {
+      decodeSpan(spans[i], resource, scope, ctx, ri, si, i);
+    } catch (error) {
+      throw within(error, 'spans', i);
+    }
+  }
+}
+
+function decodeResourceSpans(obj: unknown, ctx: DecodeContext, ri: number): void {
+  if (!isObject(obj)) throw new JsonShapeError('resource', 'expected a ResourceSpans object');
+  const resource: Attributes = {};
+  const resourceObj = optionalObject(obj, 'resource', 'resource');
+  if (resourceObj !== undefined) {
+    try {
+      decodeAttributes(resourceObj, 'attributes', 'attributes', resource, 1);
+    } catch (error) {
+      throw withinField(error, 'resource');
+    }
+  }
+  const scopeSpans = optionalArray(obj, 'scopeSpans', 'scope_spans');
+  if (scopeSpans === undefined) return;
+  for (let si = 0; si < scopeSpans.length; si++) {
+    try {
+      decodeScopeSpans(scopeSpans[si], resource, ctx, ri, si);
+    } catch (error) {
+      throw within(error, 'scopeSpans', si);
+    }
+  }
+}
+
+/**
+ * Decodes an already-parsed OTLP/JSON trace export request (for callers that parsed the body
+ * themselves, e.g. a framework's JSON body parser).
+ *
+ * @throws OtlpDecodeError when the value does not have the shape of an `ExportTraceServiceRequest`.
+ */
+export function decodeJsonTracesObject(obj: unknown): DecodedTraces {
+  const ctx: DecodeContext = { spans: [], spanIndex: 0, rejectedSpans: 0, rejectReason: undefined };
+  try {
+    if (!isObject(obj)) throw new JsonShapeError('', 'expected a JSON object (ExportTraceServiceRequest)');
+    const resourceSpans = optionalArray(obj, 'resourceSpans', 'resource_spans');
+    if (resourceSpans !== undefined) {
+      for (let ri = 0; ri < resourceSpans.length; ri++) {
+        try {
+          decodeResourceSpans(resourceSpans[ri], ctx, ri);
+        } catch (error) {
+          throw within(error, 'resourceSpans', ri);
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) throw error;
+    if (error instanceof JsonShapeError) {
+      const segments = error.segments.filter((s) => s !== '');
+      throw new OtlpDecodeError(`malformed OTLP JSON: ${formatPath(segments)}: ${error.problem}`);
+    }
+    // Anything else (a RangeError from a pathological input, say) is still the sender's bad input.
+    throw new OtlpDecodeError(`malformed OTLP JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const result: DecodedTraces = { spans: ctx.spans, rejectedSpans: ctx.rejectedSpans };
+  if (ctx.rejectReason !== undefined) result.rejectReason = ctx.rejectReason;
+  return result;
+}
+
+/**
+ * Decodes an OTLP/HTTP JSON trace export body. An empty object (`{}`) is a valid request with no
+ * spans.
+ *
+ * @param text the request body as text (after any `Content-Encoding` has been removed).
+ * @throws OtlpDecodeError when the text is not JSON or not shaped like an `ExportTraceServiceRequest`.
+ */
+export function decodeJsonTraces(text: string): DecodedTraces {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    // SyntaxError for bad JSON; RangeError when nesting exhausts the parser's stack.
+    throw new OtlpDecodeError(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return decodeJsonTracesObject(parsed);
+}
