@@ -251,7 +251,9 @@ function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayl
   // `Mcp-Session-Id`: reading it would mark stateless-era servers as session-based.
   const sessionId = r.flavour === 'shinzo' ? undefined : (r.sessionId ?? str(a[OTEL.mcpSessionId]) ?? str(a[GATEWAY.sessionId]));
   const metaVersion = str(meta?.[MCP_META.protocolVersion]) ?? str(a[MCPWATCH_EXTRA.metaProtocolVersion]);
-  const protocolVersion = str(a[OTEL.mcpProtocolVersion]) ?? metaVersion;
+  // OpenLLMetry records `initialize` params and result whole: the negotiated version is the result's.
+  const negotiated = method === 'initialize' ? (str(asRecord(r.output?.value)?.['protocolVersion']) ?? str(inObj?.['protocolVersion'])) : undefined;
+  const protocolVersion = str(a[OTEL.mcpProtocolVersion]) ?? metaVersion ?? negotiated;
 
   const messageType: McpTrafficEvent['messageType'] = method.startsWith('notifications/') ? 'notification' : 'request';
   const declaredDirection = str(a[MCPWATCH.direction]);
@@ -278,10 +280,13 @@ function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayl
 
   // Who is who.
   const ids = identities(span, r.flavour, side, meta);
-  const pid = num(span.resource[RESOURCE.processPid]);
+  // The process part: the pid, else the SDK's per-process `service.instance.id` (Shinzo sets no pid).
+  const processKey = num(span.resource[RESOURCE.processPid]) ?? str(span.resource[RESOURCE.serviceInstanceId]);
   const correlationKey =
     sessionId ??
-    (ids.client?.name !== undefined || pid !== undefined ? `${ids.client?.name ?? ''}|${ids.server.id}|${pid ?? ''}` : span.traceId);
+    (ids.client?.name !== undefined || processKey !== undefined
+      ? `${cap(ids.client?.name ?? '')}|${ids.server.id}|${cap(String(processKey ?? ''))}`
+      : span.traceId);
 
   const startMs = span.startTimeUnixNano / 1e6;
   const ev: McpTrafficEvent = {
