@@ -1,16 +1,15 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { AttributeValue, Attributes, DecodedSpan } from '../../src/receiver/otlp/span.js';
-import type { McpTrafficEvent } from '../../src/pipeline/events.js';
+import type { McpEvent, McpTrafficEvent } from '../../src/pipeline/events.js';
 import { methodLabel, normalizeSpan } from '../../src/pipeline/normalize.js';
 import { NormalizeProcessor } from '../../src/pipeline/normalize-processor.js';
 import { SinkConsumer } from '../../src/component/component.js';
-import type { McpEvent } from '../../src/pipeline/events.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { readFixture } from './normalize-fixture-decoder.js';
+import { decodeJsonTracesObject } from '../../src/receiver/otlp/decode-json.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'otlp');
 const OFF = { captureContent: false };
@@ -18,7 +17,9 @@ const ON = { captureContent: true };
 
 /** Spans of a fixture by name; `#n` picks the n-th span of that name (0-based). */
 function load(file: string): { spans: DecodedSpan[]; span(name: string): DecodedSpan } {
-  const spans = readFixture(join(FIXTURES, file));
+  const decoded = decodeJsonTracesObject(JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as unknown);
+  expect(decoded.rejectedSpans).toBe(0);
+  const spans = decoded.spans;
   return {
     spans,
     span(key: string): DecodedSpan {
