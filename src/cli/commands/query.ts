@@ -166,8 +166,13 @@ function client(opts: ConnectionOptions): ClientOptions {
 function positiveInt(max: number): (value: string) => number {
   return (value) => {
     const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-    // Commander reports it as "option '--limit <n>' argument '0' is invalid. ...", a usage error.
-    if (!(n >= 1 && n <= max)) throw new InvalidArgumentError(`Must be a whole number from 1 to ${max}.`);
+    if (!(n >= 1 && n <= max)) {
+      // Commander reports it as "option '--limit <n>' argument '0' is invalid. ..."; its default exit
+      // code for that is 1, but a bad option is a usage error.
+      const err = new InvalidArgumentError(`Must be a whole number from 1 to ${max}.`);
+      err.exitCode = EXIT.usage;
+      throw err;
+    }
     return n;
   };
 }
