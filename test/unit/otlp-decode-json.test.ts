@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeJsonTraces, decodeJsonTracesObject } from '../../src/receiver/otlp/decode-json.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/receiver/otlp/decode-limits.js';
@@ -170,5 +171,24 @@ describe('decodeJsonTraces mapping rules', () => {
     const [span] = decodeJsonTraces(request([{ traceId: TRACE, spanId: SPAN, attributes: [{ key: '__proto__', value: { stringValue: 'x' } }] }])).spans;
     expect(Object.getPrototypeOf(span?.attributes)).toBe(Object.prototype);
     expect(Object.keys(span?.attributes ?? {})).toEqual(['__proto__']);
+  });
+});
+
+describe('decodeJsonTraces on the captured exporter fixture', () => {
+  it('decodes test/fixtures/otlp/exporter-json-sample.json (real exporter-trace-otlp-http output)', () => {
+    const fixture = readFileSync(new URL('../fixtures/otlp/exporter-json-sample.json', import.meta.url), 'utf8');
+    const decoded = decodeJsonTraces(fixture);
+    expect(decoded.rejectedSpans).toBe(0);
+    expect(decoded.spans.map((s) => s.name).sort()).toEqual(['resources/read', 'tools/call read_file']);
+    const server = decoded.spans.find((s) => s.name === 'tools/call read_file');
+    const child = decoded.spans.find((s) => s.name === 'resources/read');
+    expect(child?.parentSpanId).toBe(server?.spanId);
+    expect(server).toMatchObject({
+      kind: 2,
+      startTimeUnixNano: 1_760_000_000_123_456_789,
+      resource: { 'service.name': 'mcp-filesystem' },
+      attributes: { 'mcpwatch.duration.ratio': 0.75, 'mcpwatch.tool.is_error': true },
+      links: [{ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' }],
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { SpanKind, SpanStatusCode, context, createTraceState, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
@@ -156,7 +157,7 @@ describe('decodeProtobufTraces on crafted bodies', () => {
 
   it('decodes fields in any order and lets scope fields come after the spans', () => {
     const input = body(
-      len(1, len(2, len(2, str(5, 'op'), ...bytes(2, SPAN_ID), ...bytes(1, TRACE_ID)), len(1, str(1, 'late-scope'), str(2, '9'))), len(1, len(1, kv('r', str(1, 'x'))))),
+      len(1, len(2, len(2, str(5, 'op'), bytes(2, SPAN_ID), bytes(1, TRACE_ID)), len(1, str(1, 'late-scope'), str(2, '9'))), len(1, len(1, kv('r', str(1, 'x'))))),
     );
     const [decoded] = decodeProtobufTraces(input).spans;
     expect(decoded).toMatchObject({ traceId: TRACE_ID_HEX, spanId: SPAN_ID_HEX, name: 'op', scope: { name: 'late-scope', version: '9' }, resource: { r: 'x' } });
@@ -231,5 +232,22 @@ describe('decodeProtobufTraces on crafted bodies', () => {
     const view = padded.subarray(7, 7 + input.length);
     expect(decodeProtobufTraces(view)).toEqual(decodeProtobufTraces(Buffer.from(input)));
     expect(decodeProtobufTraces(view).spans[0]?.name).toBe('op');
+  });
+});
+
+describe('decodeProtobufTraces on the captured exporter fixture', () => {
+  it('decodes test/fixtures/otlp/exporter-proto-sample.bin (real exporter-trace-otlp-proto output)', () => {
+    const fixture = readFileSync(new URL('../fixtures/otlp/exporter-proto-sample.bin', import.meta.url));
+    const decoded = decodeProtobufTraces(fixture);
+    expect(decoded.rejectedSpans).toBe(0);
+    expect(decoded.spans.map((s) => s.name).sort()).toEqual(['resources/read', 'tools/call read_file']);
+    const server = decoded.spans.find((s) => s.name === 'tools/call read_file');
+    expect(server).toMatchObject({
+      kind: 2,
+      startTimeUnixNano: 1_760_000_000_123_456_789,
+      resource: { 'service.name': 'mcp-filesystem' },
+      attributes: { 'mcp.method.name': 'tools/call', 'server.port': 3000, 'mcp.retry.delays': [10, 20, 40] },
+      status: { code: 2 },
+    });
   });
 });
