@@ -1,7 +1,8 @@
 import type { Consumer } from '../component/component.js';
 import type { StoreConfig } from '../config/schema.js';
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
-import type { Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import { maskSecrets, maskSecretsInString } from '../pipeline/mask-secrets.js';
+import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
 import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
@@ -361,7 +362,7 @@ export class RecentStore implements RecentStoreReader {
       endTimeUnixNano: d.endTimeUnixNano,
       durationMs: Math.max(0, (d.endTimeUnixNano - d.startTimeUnixNano) / 1e6),
       status: d.status,
-      attributes: this.config.captureContent ? d.attributes : withoutContentAttributes(d.attributes),
+      attributes: contentAttributes(d.attributes, this.config.captureContent),
       events: d.events,
       links: d.links,
       // Shared by every span of the resource: a reference, never a copy.
@@ -552,8 +553,11 @@ function isContentAttribute(key: string): boolean {
   return CONTENT_ATTRIBUTES.has(key) || key.startsWith(SHINZO.requestArgumentPrefix);
 }
 
-/** The attributes with captured content replaced, or the same object when it holds none. */
-function withoutContentAttributes(attrs: Attributes): Attributes {
+/**
+ * The attributes with captured content replaced (capture off) or secret-masked (capture on), or the same
+ * object when it holds no content. Secrets never reach `/api/traces`, whatever the capture setting.
+ */
+function contentAttributes(attrs: Attributes, capture: boolean): Attributes {
   let found = false;
   for (const key in attrs) {
     if (isContentAttribute(key)) {
@@ -563,7 +567,23 @@ function withoutContentAttributes(attrs: Attributes): Attributes {
   }
   if (!found) return attrs;
   // fromEntries defines own properties, so a `__proto__` attribute stays data and never sets a prototype.
-  return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, isContentAttribute(k) ? OMITTED_CONTENT : v]));
+  return Object.fromEntries(
+    Object.entries(attrs).map(([k, v]) => [k, !isContentAttribute(k) ? v : capture ? maskContentValue(v) : OMITTED_CONTENT]),
+  );
+}
+
+/** Masks secrets in one captured value: by key inside JSON payloads, by pattern in plain text. */
+function maskContentValue(value: AttributeValue): AttributeValue {
+  if (typeof value !== 'string') return maskSecrets(value) as AttributeValue;
+  const trimmed = value.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return JSON.stringify(maskSecrets(JSON.parse(value)));
+    } catch {
+      // not JSON after all: fall through to pattern masking
+    }
+  }
+  return maskSecretsInString(value);
 }
 
 function stripPayload(p: PayloadInfo | undefined): PayloadInfo | undefined {

@@ -39,8 +39,9 @@ describe('Daemon lifecycle', () => {
 
   it('drains queued spans into the store before it stops', async () => {
     const { daemon, otlpUrl } = await startDaemon();
-    const body = toProtobuf(makeMcpSpans({ count: 100, seed: 9 }));
+    // Distinct spans per request: the store drops exact duplicates, which OTLP retries produce.
     for (let i = 0; i < 5; i++) {
+      const body = toProtobuf(makeMcpSpans({ count: 100, seed: 9 + i }));
       expect((await fetch(otlpUrl, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' } })).status).toBe(200);
     }
     await daemon.shutdown();

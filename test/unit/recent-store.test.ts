@@ -270,6 +270,22 @@ describe('RecentStore.queryEvents', () => {
     capturing.addEvents([original]);
     expect(capturing.queryEvents({})[0]).toBe(original);
   });
+
+  it('masks secrets in captured span content, by JSON key and by pattern', () => {
+    const { store } = makeStore({ captureContent: true });
+    const token = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
+    store.addSpans([span({ traceId: TRACE, spanId: hexId(2, 16), attributes: {
+      'gen_ai.tool.call.arguments': JSON.stringify({ city: 'Paris', api_key: 'sk-live-not-for-your-eyes' }),
+      'gen_ai.tool.call.result': `cloned with ${token}`,
+      'gen_ai.tool.name': 'x',
+    } })]);
+    const attrs = store.getTrace(TRACE)!.roots[0]!.span.attributes;
+    const args = JSON.parse(attrs['gen_ai.tool.call.arguments'] as string) as Record<string, string>;
+    expect(args.city).toBe('Paris');
+    expect(args.api_key).toMatch(/^\[masked:sha256:[0-9a-f]{12}\]$/);
+    expect(attrs['gen_ai.tool.call.result']).not.toContain(token);
+    expect(attrs['gen_ai.tool.call.result']).toMatch(/^cloned with \[masked:sha256:/);
+  });
 });
 
 describe('RecentStore.listServers', () => {
