@@ -680,10 +680,10 @@ function idString(v: unknown): string | undefined {
 }
 
 /** A JSON-RPC error code from `rpc.response.status_code` / `error.type` when it is an integer. */
+/** A JSON-RPC error code, or undefined. 0 is no JSON-RPC error code: some instrumentations record it on success. */
 function errorCode(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
-  if (typeof v === 'string' && INTEGER_SHAPE.test(v)) return Number(v);
-  return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && INTEGER_SHAPE.test(v) ? Number(v) : undefined;
+  return n !== undefined && Number.isInteger(n) && n !== 0 ? n : undefined;
 }
 
 /** JSON-RPC codes are negative; a positive `error.type` number is more likely an HTTP status. */

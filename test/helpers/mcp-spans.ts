@@ -81,7 +81,6 @@ export function makeMcpSpans(opts: McpSpanOptions): ReadableSpan[] {
         'gen_ai.tool.call.arguments': args,
         'gen_ai.tool.call.result': payload(rand, 200),
         'mcpwatch.arguments.size': args.length,
-        'rpc.response.status_code': 0,
         'server.address': 'localhost',
         'server.port': 0,
         'user_agent.original': 'claude-desktop/1.0',
@@ -97,7 +96,9 @@ export function makeMcpSpans(opts: McpSpanOptions): ReadableSpan[] {
       name = 'notifications/progress';
       attrs = { ...base, 'mcp.method.name': 'notifications/progress', 'mcpwatch.progress': i, 'mcpwatch.progress.total': opts.count };
     }
-    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs, startTime: [1_790_000_000 + i, 0] }, context.active());
+    // A server records the notifications it sends as CLIENT spans, the requests it serves as SERVER spans.
+    const kind = name.startsWith('notifications/') ? SpanKind.CLIENT : SpanKind.SERVER;
+    const span = tracer.startSpan(name, { kind, attributes: attrs, startTime: [1_790_000_000 + i, 0] }, context.active());
     if (rand() < 0.05) {
       span.setAttribute('error.type', 'tool_error');
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool failed' });

@@ -89,7 +89,8 @@ describe('hostile OTLP bodies', () => {
     const text = await (await fetch(`${adminUrl}/metrics`)).text();
     const count = (status: number) => Number(text.match(new RegExp(`mcpwatch_receiver_requests_total\\{receiver="otlp",status="${status}"\\} (\\d+)`))?.[1] ?? 0);
     const expected = (status: number) => cases.filter((c) => c.status === status).length;
-    expect(count(400)).toBe(expected(400));
+    // +1: the client that hung up mid-body in the test above is answered (and counted) as a 400.
+    expect(count(400)).toBe(expected(400) + 1);
     expect(count(413)).toBe(expected(413));
     expect(count(415)).toBe(expected(415));
   });

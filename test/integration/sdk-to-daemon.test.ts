@@ -24,6 +24,8 @@ beforeAll(async () => {
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': 'weather-server', 'process.pid': 777, 'process.command_line': 'node weather.js' }),
     instrumentations: [],
+    // Our resource only: the SDK's process detector would replace process.pid with the test runner's.
+    resourceDetectors: [],
     spanProcessors: [
       new BatchSpanProcessor(new OtlpProtoExporter({ url: protoDaemon.otlpUrl })),
       new BatchSpanProcessor(new OtlpHttpJsonExporter({ url: jsonDaemon.otlpUrl })),

@@ -293,6 +293,14 @@ describe('recognition rules', () => {
     expect(normalizeSpan(spanNamed('search.tool', { 'traceloop.span.kind': 'tool', 'traceloop.entity.name': 'search' }, '@traceloop/node-server-sdk'), OFF)).toBeUndefined();
   });
 
+  it('reads a JSON-RPC error code as an error, and a recorded 0 as success', () => {
+    const failed = normalizeSpan(spanNamed('tools/call a', { 'mcp.method.name': 'tools/call', 'rpc.response.status_code': -32602 }), OFF);
+    expect(failed).toMatchObject({ outcome: 'error', jsonRpcErrorCode: -32602 });
+    const ok = normalizeSpan(spanNamed('tools/call a', { 'mcp.method.name': 'tools/call', 'rpc.response.status_code': 0 }), OFF);
+    expect(ok?.outcome).toBe('ok');
+    expect(ok?.jsonRpcErrorCode).toBeUndefined();
+  });
+
   it('prefers the semantic conventions over other flavours on the same span', () => {
     const ev = normalizeSpan(spanNamed('x', { 'mcp.method.name': 'tools/list', 'mcp.method': 'tools/call', 'gen_ai.tool.name': 'a', 'mcp.tool.name': 'a' }), OFF);
     expect(ev?.flavour).toBe('otel');
