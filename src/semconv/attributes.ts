@@ -223,3 +223,37 @@ export const SERVER_TO_CLIENT_NOTIFICATIONS: readonly string[] = [
   'notifications/elicitation/complete',
   'notifications/tasks/status',
 ];
+
+// ---------------------------------------------------------------------------------------------------
+// Added for the taps (src/tap/): `mcpwatch wrap` and `mcpwatch proxy`.
+
+/** Attributes the taps write beyond `MCPWATCH` / `MCPWATCH_EXTRA`. */
+export const MCPWATCH_TAP = {
+  /**
+   * JSON string of a `tools/list`, `prompts/list`, `resources/list` or `resources/templates/list` result:
+   * `{"kind":"tools","items":[{name,title,description,inputSchema,outputSchema,annotations},...]}`.
+   * Metadata, always captured; capped in size (items beyond the cap are left out and
+   * `mcpwatch.catalog.truncated` is true).
+   */
+  catalog: 'mcpwatch.catalog',
+  catalogCount: 'mcpwatch.catalog.count',
+  catalogTruncated: 'mcpwatch.catalog.truncated',
+  /** sha256 (32 hex) over the canonical JSON of the whole list as the server sent it. */
+  catalogFingerprint: 'mcpwatch.catalog.fingerprint',
+  /** The message was larger than the tap's parse cap: relayed whole, only its prefix was looked at. */
+  messageOversize: 'mcpwatch.message.oversize',
+  /** Size in bytes of the JSON-RPC message as relayed. */
+  messageSize: 'mcpwatch.message.size',
+  /** How the parent of this span was found: `traceparent`, `process_tree` or `socket_owner`. */
+  parentSource: 'mcpwatch.parent.source',
+  /** `stdio` or `http` (which tap recorded the span). */
+  tapKind: 'mcpwatch.tap.kind',
+  /** The request was still unanswered when the tap stopped or its in-flight table overflowed. */
+  unanswered: 'mcpwatch.request.unanswered',
+  httpMethod: 'http.request.method',
+  httpStatusCode: 'http.response.status_code',
+  urlPath: 'url.path',
+} as const;
+
+/** `_meta` key carrying a W3C trace context on MCP requests (used by instrumented clients and servers). */
+export const MCP_META_TRACEPARENT = 'traceparent';
