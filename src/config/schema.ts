@@ -80,6 +80,140 @@ export const registeredServerSchema = z
   })
   .strict();
 
+const severity = z.enum(['info', 'low', 'medium', 'high', 'critical']);
+const httpUrl = z.string().url('must be an http(s) URL').regex(/^https?:\/\//i, 'must be an http(s) URL');
+
+export const alertQueueSchema = z
+  .object({
+    /** `redis://[user:pass@]host:port[/db]`: BullMQ on this Redis (run it with AOF on). Absent: in-process queue. */
+    redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    /** Redis password, kept out of the URL so `print-config` can mask it (`password_file` works too). */
+    password: z.string().optional(),
+    /** Key prefix of the BullMQ queues; daemons sharing a Redis must use the same prefix to share work. */
+    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _').default('mcpwatch'),
+    /**
+     * Directory of the local fsynced outbox: the durable record of the in-process queue, and where alerts
+     * wait while Redis is unreachable. Default: `$STATE_DIRECTORY` (systemd) or `~/.local/state/mcpwatch`.
+     */
+    outboxDir: z.string().min(1).optional(),
+    /** Delivery attempts per notification before it goes to the dead-letter list. */
+    maxAttempts: z.number().int().min(1).max(1000).default(30),
+    /** Exponential backoff with jitter between attempts: base delay and its cap. */
+    backoffBaseSeconds: z.number().positive().default(1),
+    backoffMaxSeconds: z.number().positive().default(60),
+    /** How long a daemon owns a delivery it started; after a crash another daemon takes it over after this. */
+    lockSeconds: z.number().min(1).default(30),
+    /** How long enqueueing to Redis may take before the alert goes to the local outbox instead. */
+    enqueueTimeoutSeconds: z.number().positive().default(2),
+    /** How long delivered notifications are remembered in Redis so a re-sent job id is not delivered twice. */
+    dedupRetentionSeconds: z.number().int().positive().default(24 * 3600),
+  })
+  .strict();
+
+const sinkCommon = {
+  /** Only alerts at least this severe reach this sink. */
+  minSeverity: severity.default('info'),
+  /** Deliveries in flight at once from this daemon. */
+  concurrency: z.number().int().min(1).max(64).optional(),
+};
+
+export const slackSinkSchema = z
+  .object({
+    type: z.literal('slack'),
+    /** The incoming-webhook URL (a secret: prefer `webhook_file`). */
+    webhook: httpUrl,
+    /** Messages per second to this webhook; Slack allows one. */
+    maxPerSecond: z.number().positive().max(1).default(1),
+    /** When at least this many notifications wait, the next message is a digest of them. */
+    digestThreshold: z.number().int().min(2).default(5),
+    /** Most alerts in one digest message (Slack allows 50 blocks per message). */
+    digestMaxAlerts: z.number().int().min(2).max(40).default(20),
+    timeoutSeconds: z.number().positive().default(10),
+    ...sinkCommon,
+  })
+  .strict();
+
+export const webhookSinkSchema = z
+  .object({
+    type: z.literal('webhook'),
+    /** Receives the Alertmanager webhook v4 body. */
+    url: httpUrl,
+    /** HMAC-SHA256 key of `X-Mcpwatch-Signature` (prefer `secret_file`); unsigned when absent. */
+    secret: z.string().min(16, 'must be at least 16 characters').optional(),
+    timeoutSeconds: z.number().positive().default(10),
+    ...sinkCommon,
+  })
+  .strict();
+
+export const alertmanagerSinkSchema = z
+  .object({
+    type: z.literal('alertmanager'),
+    /** Base URL of Alertmanager; alerts go to `<url>/api/v2/alerts`. */
+    url: httpUrl,
+    /** Firing alerts are sent again this often, so Alertmanager does not time them out. */
+    resendIntervalSeconds: z.number().positive().default(60),
+    timeoutSeconds: z.number().positive().default(10),
+    ...sinkCommon,
+  })
+  .strict();
+
+export const logSinkSchema = z.object({ type: z.literal('log'), ...sinkCommon }).strict();
+
+export const sinkSchema = z.discriminatedUnion('type', [slackSinkSchema, webhookSinkSchema, alertmanagerSinkSchema, logSinkSchema]);
+
+const matchList = z.array(z.string().min(1)).min(1);
+
+export const alertRouteSchema = z
+  .object({
+    /** Alerts of these detectors (any when absent). */
+    detectors: matchList.optional(),
+    /** Alerts of these servers (any when absent). */
+    servers: matchList.optional(),
+    /** Alerts at least this severe. */
+    minSeverity: severity.default('info'),
+    /** Sink names (keys of `alerts.sinks`). */
+    sinks: z.array(z.string().min(1)).min(1),
+    /** Keep matching later routes after this one (default: the first matching route wins). */
+    continue: z.boolean().default(false),
+  })
+  .strict();
+
+export const silenceSchema = z
+  .object({
+    /** Alerts of this detector / server / tool; every given matcher must match. */
+    detector: z.string().min(1).optional(),
+    server: z.string().min(1).optional(),
+    tool: z.string().min(1).optional(),
+    /** RFC 3339 end; the silence stops applying after it. */
+    endsAt: z.string().datetime({ offset: true }),
+    startsAt: z.string().datetime({ offset: true }).optional(),
+    author: z.string().min(1).max(200),
+    comment: z.string().max(2000).default(''),
+  })
+  .strict();
+
+export const alertsSchema = z
+  .object({
+    queue: alertQueueSchema.default(alertQueueSchema.parse({})),
+    /** Named sinks. The default is one `log` sink. */
+    sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), sinkSchema).default({ log: { type: 'log', minSeverity: 'info' } }),
+    /** First matching route wins (unless `continue`); no routes: every alert goes to every sink. */
+    routes: z.array(alertRouteSchema).default([]),
+    /** Silences from configuration (more can be added through the API). */
+    silences: z.array(silenceSchema).default([]),
+    /** Notifications of the same detector and server within this window go out together. 0: at once. */
+    groupWaitSeconds: z.number().min(0).default(0),
+    /** A still-firing alert is notified again after this long (unless acknowledged). */
+    repeatIntervalSeconds: z.number().positive().default(4 * 3600),
+    /** Alerts kept for `/api/alerts` (oldest resolved ones evicted first). */
+    maxAlerts: z.number().int().positive().default(10_000),
+    /** Link to a trace in the trace backend; `{traceId}` is replaced, e.g. `https://tempo.example/explore?traceId={traceId}`. */
+    traceLinkTemplate: z.string().includes('{traceId}', { message: 'must contain {traceId}' }).optional(),
+    /** Base URL of this daemon's admin API, used as `generatorURL` / `externalURL` in Alertmanager bodies. */
+    externalUrl: httpUrl.optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     receivers: z
@@ -90,7 +224,7 @@ export const configSchema = z
     /** Per-detector settings, keyed by detector id (see `mcpwatch detectors`). */
     detectors: z.record(z.string(), z.unknown()).default({}),
     /** Alert queue, routes, sinks and silences. */
-    alerts: z.record(z.string(), z.unknown()).default({}),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
     admin: adminSchema.default(adminSchema.parse({})),
     /** The trusted-server registry. */
@@ -103,3 +237,8 @@ export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type AdminConfig = z.infer<typeof adminSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+export type AlertQueueConfig = z.infer<typeof alertQueueSchema>;
+export type SinkConfig = z.infer<typeof sinkSchema>;
+export type AlertRouteConfig = z.infer<typeof alertRouteSchema>;
+export type SilenceConfig = z.infer<typeof silenceSchema>;
