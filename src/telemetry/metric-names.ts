@@ -24,6 +24,14 @@ export const METRIC = {
   eventLoopLag: 'mcpwatch_event_loop_lag_seconds',
   buildInfo: 'mcpwatch_build_info',
   up: 'mcpwatch_up',
+  alertsFired: 'mcpwatch_alerts_fired_total',
+  alertsSuppressed: 'mcpwatch_alerts_suppressed_total',
+  alertsActive: 'mcpwatch_alerts_active',
+  alertNotifications: 'mcpwatch_alert_notifications_total',
+  alertDeliveries: 'mcpwatch_alert_deliveries_total',
+  alertDeliveryLatency: 'mcpwatch_alert_delivery_latency_seconds',
+  alertDeadLetters: 'mcpwatch_alert_dead_letters',
+  alertOutboxJobs: 'mcpwatch_alert_outbox_jobs',
 } as const;
 
 /**

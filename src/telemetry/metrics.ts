@@ -34,6 +34,20 @@ export class Metrics {
   readonly storeEvictions = this.counter(METRIC.storeEvictions, 'Items evicted from the recent store to stay within its limits.', ['kind']);
   readonly adminRequests = this.counter(METRIC.adminRequests, 'Admin API requests by route and status.', ['route', 'status']);
   readonly up = this.gauge(METRIC.up, '1 while the daemon is serving, 0 while it shuts down.', []);
+  readonly alertsFired = this.counter(METRIC.alertsFired, 'Alerts raised by detectors (before dedup and silences).', ['detector', 'severity']);
+  readonly alertsSuppressed = this.counter(METRIC.alertsSuppressed, 'Alert notifications not sent, by reason (deduplicated, silenced, acknowledged, unrouted).', ['detector', 'reason']);
+  readonly alertsActive = this.gauge(METRIC.alertsActive, 'Alerts firing now, as this daemon knows them.', []);
+  readonly alertNotifications = this.counter(METRIC.alertNotifications, 'Notifications durably recorded for delivery, by where they were recorded.', ['sink', 'store']);
+  readonly alertDeliveries = this.counter(METRIC.alertDeliveries, 'Delivery attempts by outcome (delivered, retry, rate_limited, dead_lettered).', ['sink', 'outcome']);
+  readonly alertDeliveryLatency = new Histogram({
+    name: METRIC.alertDeliveryLatency,
+    help: 'Time from an alert being raised to its successful delivery request, seconds.',
+    labelNames: ['sink'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly alertDeadLetters = this.gauge(METRIC.alertDeadLetters, 'Notifications in the dead-letter list, waiting for an operator (see mcpwatch alerts dead-letters).', ['sink']);
+  readonly alertOutboxJobs = this.gauge(METRIC.alertOutboxJobs, 'Notifications held in the local outbox (in-process queue, or Redis unreachable).', []);
 
   private lagHistogram?: IntervalHistogram;
 
