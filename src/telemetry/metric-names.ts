@@ -32,6 +32,12 @@ export const METRIC = {
   alertDeliveryLatency: 'mcpwatch_alert_delivery_latency_seconds',
   alertDeadLetters: 'mcpwatch_alert_dead_letters',
   alertOutboxJobs: 'mcpwatch_alert_outbox_jobs',
+  detectorEvents: 'mcpwatch_detector_events_total',
+  detectorErrors: 'mcpwatch_detector_errors_total',
+  detectorExceptions: 'mcpwatch_detector_exceptions_total',
+  detectorStateEvictions: 'mcpwatch_detector_state_evictions_total',
+  detectorEntities: 'mcpwatch_detector_entities',
+  detectorStatePersists: 'mcpwatch_detector_state_persists_total',
 } as const;
 
 /**

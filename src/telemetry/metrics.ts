@@ -49,6 +49,13 @@ export class Metrics {
   readonly alertDeadLetters = this.gauge(METRIC.alertDeadLetters, 'Notifications in the dead-letter list, waiting for an operator (see mcpwatch alerts dead-letters).', ['sink']);
   readonly alertOutboxJobs = this.gauge(METRIC.alertOutboxJobs, 'Notifications held in the local outbox (in-process queue, or Redis unreachable).', []);
 
+  readonly detectorEvents = this.counter(METRIC.detectorEvents, 'Events handed to a detector.', ['detector']);
+  readonly detectorErrors = this.counter(METRIC.detectorErrors, 'Exceptions thrown by a detector (the event is skipped, the detector keeps running).', ['detector']);
+  readonly detectorExceptions = this.counter(METRIC.detectorExceptions, 'Events and alerts dropped by user exceptions (allowlists), by what was dropped.', ['detector', 'what']);
+  readonly detectorStateEvictions = this.counter(METRIC.detectorStateEvictions, 'Per-entity detector state evicted by its cap (LRU) or TTL.', ['detector']);
+  readonly detectorEntities = this.gauge(METRIC.detectorEntities, 'Entities a detector tracks, by baseline phase (learning, armed, none).', ['detector', 'phase']);
+  readonly detectorStatePersists = this.counter(METRIC.detectorStatePersists, 'Writes and loads of learned detector state, by outcome.', ['operation', 'status']);
+
   private lagHistogram?: IntervalHistogram;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
