@@ -14,6 +14,10 @@ export interface ServerIdentity {
   executable?: string;
   version?: string;
   host?: string;
+  /** Host telemetry: false when only discovery found this server (in neither the `servers` config nor telemetry). */
+  registered?: boolean;
+  /** Host telemetry: how the server process was identified (`span`, `config`, `discovery`, `manual`). */
+  source?: 'span' | 'config' | 'discovery' | 'manual';
 }
 
 interface EventBase {
@@ -73,7 +77,8 @@ export interface McpTrafficEvent extends EventBase {
 
 export interface ProcessEvent extends EventBase {
   kind: 'process';
-  action: 'sample' | 'exec' | 'exit' | 'listen' | 'uid_change';
+  /** `root`: a server process runs with effective uid 0; `restart_loop`: the same server started too often. */
+  action: 'sample' | 'exec' | 'exit' | 'listen' | 'uid_change' | 'root' | 'restart_loop';
   pid: number;
   ppid?: number;
   executable?: string;
@@ -87,6 +92,12 @@ export interface ProcessEvent extends EventBase {
   children?: number;
   listen?: { address: string; port: number; protocol: 'tcp' | 'udp' };
   exitCode?: number;
+  /** `uid_change`: the ids before the change. */
+  previous?: { uid: number; euid: number };
+  /** `restart_loop`: starts of this server within `windowSeconds`. */
+  restarts?: { count: number; windowSeconds: number };
+  /** `sample`: processes in the server's tree whose descriptors could not be read (another user's). */
+  unreadable?: number;
 }
 
 export interface FileEvent extends EventBase {
@@ -98,6 +109,8 @@ export interface FileEvent extends EventBase {
   pid?: number;
   /** How sure the attribution to `server` is, 0..1. */
   confidence: number;
+  /** Host telemetry: what the attribution rests on (an open descriptor, I/O timing, a declared root, nothing). */
+  attribution?: 'open_fd' | 'io_timing' | 'declared_root' | 'none';
 }
 
 export interface NetworkEvent extends EventBase {
@@ -108,8 +121,11 @@ export interface NetworkEvent extends EventBase {
   local?: { address: string; port: number };
   remote: { address: string; port: number; hostname?: string };
   scope: 'loopback' | 'private' | 'link_local' | 'metadata' | 'public';
+  /** Cumulative for this connection at `time` (`ss` tcp_info `bytes_sent` / `bytes_received`). */
   bytesSent?: number;
   bytesReceived?: number;
+  /** Socket inode: the connection's identity across events. */
+  inode?: number;
 }
 
 export type McpEvent = McpTrafficEvent | ProcessEvent | FileEvent | NetworkEvent;
