@@ -38,6 +38,13 @@ export const METRIC = {
   detectorStateEvictions: 'mcpwatch_detector_state_evictions_total',
   detectorEntities: 'mcpwatch_detector_entities',
   detectorStatePersists: 'mcpwatch_detector_state_persists_total',
+  hostServers: 'mcpwatch_host_servers',
+  hostEvents: 'mcpwatch_host_events_total',
+  hostDroppedEvents: 'mcpwatch_host_dropped_events_total',
+  hostSampleDuration: 'mcpwatch_host_sample_duration_seconds',
+  hostProcReadErrors: 'mcpwatch_host_proc_read_errors_total',
+  hostTrackedItems: 'mcpwatch_host_tracked_items',
+  fileUnwatchedPaths: 'mcpwatch_file_unwatched_paths',
 } as const;
 
 /**

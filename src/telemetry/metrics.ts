@@ -56,6 +56,20 @@ export class Metrics {
   readonly detectorEntities = this.gauge(METRIC.detectorEntities, 'Entities a detector tracks, by baseline phase (learning, armed, none).', ['detector', 'phase']);
   readonly detectorStatePersists = this.counter(METRIC.detectorStatePersists, 'Writes and loads of learned detector state, by outcome.', ['operation', 'status']);
 
+  readonly hostServers = this.gauge(METRIC.hostServers, 'MCP server process trees monitored by host telemetry, by how they were identified and whether they are registered.', ['source', 'registered']);
+  readonly hostEvents = this.counter(METRIC.hostEvents, 'Process, file and network events emitted by the host receivers.', ['receiver', 'action']);
+  readonly hostDroppedEvents = this.counter(METRIC.hostDroppedEvents, 'Host events the event bus refused (host receivers cannot ask /proc to resend).', ['receiver']);
+  readonly hostSampleDuration = new Histogram({
+    name: METRIC.hostSampleDuration,
+    help: 'Time one host receiver sample took, seconds.',
+    labelNames: ['receiver'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly hostProcReadErrors = this.counter(METRIC.hostProcReadErrors, 'Host reads that failed: /proc entries of other users (denied), scans that failed, servers over the cap.', ['reason']);
+  readonly hostTrackedItems = this.gauge(METRIC.hostTrackedItems, 'State held by host receivers (processes, connections, destinations), each bounded by its config cap.', ['receiver', 'kind']);
+  readonly fileUnwatchedPaths = this.gauge(METRIC.fileUnwatchedPaths, 'Configured file paths not being watched now, by reason (missing, inotify_limit, denied, noatime, canary_conflict, error).', ['reason']);
+
   private lagHistogram?: IntervalHistogram;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
