@@ -77,6 +77,110 @@ export const registeredServerSchema = z
     command: z.string().optional(),
     executable: z.string().optional(),
     packageVersion: z.string().optional(),
+    /** Directories the server is expected to work in: watched by `receivers.file`, `.env` files in them are sensitive. */
+    roots: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const seconds = z.number().positive();
+
+export const processReceiverSchema = z
+  .object({
+    /** Sample MCP server processes (Linux /proc). Also turns off the server registry's /proc scan when all host receivers are off. */
+    enabled: z.boolean().default(true),
+    /** Seconds between samples: CPU, RSS, threads, descriptors, children, new descendants, listeners, exits. */
+    intervalSeconds: seconds.default(5),
+    /** Where procfs is mounted (a host's /proc bind-mounted into a container, for instance). */
+    procRoot: z.string().min(1).default('/proc'),
+    /** MCP server trees monitored at once; more are refused and counted. */
+    maxServers: z.number().int().positive().default(256),
+    /** Processes scanned per sample on the whole host; bounds memory and time on very busy hosts. */
+    maxProcesses: z.number().int().positive().default(32_768),
+    /** Descendants remembered per server (for exec and exit events); beyond it new descendants are not reported. */
+    maxProcessesPerServer: z.number().int().positive().default(1024),
+    restartLoop: z
+      .object({
+        /** Window in which starts of the same server are counted. */
+        windowSeconds: seconds.default(300),
+        /** Starts within the window that make a restart loop. */
+        starts: z.number().int().min(2).default(3),
+      })
+      .strict()
+      .default({ windowSeconds: 300, starts: 3 }),
+    discovery: z
+      .object({
+        /** Look for MCP servers nobody registered: launch commands and stdio children of MCP clients. */
+        enabled: z.boolean().default(true),
+        /** Package or image patterns (`*` wildcard) that are MCP servers; `mcp` as a word of a name always is. */
+        knownPackages: z
+          .array(z.string().min(1))
+          .default(['@modelcontextprotocol/server-*', '@playwright/mcp', '@upstash/context7-mcp', '@notionhq/notion-mcp-server', '@sentry/mcp-server', 'mcp-server-*', 'mcp/*', 'ghcr.io/github/github-mcp-server']),
+        /** Process names of MCP clients whose stdio children are servers (Claude, Cursor, VS Code, Codex). */
+        clientNames: z.array(z.string().min(1)).default(['claude', 'Claude', 'cursor', 'Cursor', 'code', 'Code', 'code-insiders', 'codium', 'codex']),
+      })
+      .strict()
+      .default({
+        enabled: true,
+        knownPackages: ['@modelcontextprotocol/server-*', '@playwright/mcp', '@upstash/context7-mcp', '@notionhq/notion-mcp-server', '@sentry/mcp-server', 'mcp-server-*', 'mcp/*', 'ghcr.io/github/github-mcp-server'],
+        clientNames: ['claude', 'Claude', 'cursor', 'Cursor', 'code', 'Code', 'code-insiders', 'codium', 'codex'],
+      }),
+  })
+  .strict();
+
+const canarySchema = z
+  .object({
+    /** Where to plant the decoy (`~` is the watched home). Never overwrites a file mcpwatch did not plant. */
+    path: z.string().min(1),
+    /** What the decoy looks like: AWS credentials, an SSH private key, a .env file, or a generic token. */
+    kind: z.enum(['aws', 'ssh', 'env', 'token']).default('token'),
+  })
+  .strict();
+
+export const fileReceiverSchema = z
+  .object({
+    /** Watch sensitive paths and server roots (chokidar), sample open files, check canaries. */
+    enabled: z.boolean().default(true),
+    /** Home directory whose `~` paths are watched; defaults to the daemon user's home. */
+    home: z.string().min(1).optional(),
+    /** Sensitive files and directories (`~` = `home`): credentials, shell rc files, MCP client configs. */
+    sensitivePaths: z
+      .array(z.string().min(1))
+      .default([
+        '~/.ssh', '~/.aws', '~/.config/gcloud', '~/.kube', '~/.docker/config.json', '~/.netrc',
+        '~/.bashrc', '~/.bash_profile', '~/.profile', '~/.zshrc', '~/.zprofile', '~/.config/fish/config.fish',
+        '~/.claude.json', '~/.claude/settings.json', '~/.config/Claude/claude_desktop_config.json',
+        '~/Library/Application Support/Claude/claude_desktop_config.json', '~/.cursor/mcp.json',
+        '~/.config/Code/User/settings.json', '~/.config/Code/User/mcp.json', '~/.codex/config.toml',
+      ]),
+    /** Also watch each registered server's declared `roots` (and treat `.env` files in them as sensitive). */
+    watchServerRoots: z.boolean().default(true),
+    /** Directory levels watched below a sensitive directory or a root (inotify watches cost kernel memory). */
+    depth: z.number().int().min(0).max(16).default(3),
+    /** Seconds between open-file samples of server trees, canary atime checks and rechecks of missing paths. */
+    sampleIntervalSeconds: seconds.default(5),
+    /** Decoy credentials to plant; a read of one is reported with high confidence. */
+    canaries: z.array(canarySchema).default([]),
+    /** Watched paths at most (each directory costs an inotify watch); beyond it paths are reported unwatched. */
+    maxWatchedPaths: z.number().int().positive().default(4096),
+  })
+  .strict();
+
+export const networkReceiverSchema = z
+  .object({
+    /** Sample sockets of MCP server trees. */
+    enabled: z.boolean().default(true),
+    /** Seconds between samples: connections, new destinations, bytes per connection, closes. */
+    intervalSeconds: seconds.default(5),
+    /** Per-connection byte counters from `ss -tinHe` (iproute2; netlink, no per-process scan); `off` skips them. */
+    byteCounters: z.enum(['ss', 'off']).default('ss'),
+    /** Look remote addresses up in reverse DNS (cached; off by default: it leaks lookups and costs time). */
+    reverseDns: z.boolean().default(false),
+    /** Names resolved at start whose addresses count as cloud metadata endpoints. */
+    metadataHosts: z.array(z.string().min(1)).default(['metadata.google.internal']),
+    /** Connections tracked at once across all servers; beyond it new connections are not reported. */
+    maxConnections: z.number().int().positive().default(10_000),
+    /** Destinations remembered per server for new-destination events (least recently seen forgotten first). */
+    maxDestinationsPerServer: z.number().int().positive().default(1024),
   })
   .strict();
 
@@ -217,9 +321,19 @@ export const alertsSchema = z
 export const configSchema = z
   .object({
     receivers: z
-      .object({ otlp: otlpReceiverSchema.default(otlpReceiverSchema.parse({})) })
+      .object({
+        otlp: otlpReceiverSchema.default(otlpReceiverSchema.parse({})),
+        process: processReceiverSchema.default(processReceiverSchema.parse({})),
+        file: fileReceiverSchema.default(fileReceiverSchema.parse({})),
+        network: networkReceiverSchema.default(networkReceiverSchema.parse({})),
+      })
       .passthrough()
-      .default({ otlp: otlpReceiverSchema.parse({}) }),
+      .default({
+        otlp: otlpReceiverSchema.parse({}),
+        process: processReceiverSchema.parse({}),
+        file: fileReceiverSchema.parse({}),
+        network: networkReceiverSchema.parse({}),
+      }),
     pipeline: pipelineSchema.default(pipelineSchema.parse({})),
     /** Per-detector settings, keyed by detector id (see `mcpwatch detectors`). */
     detectors: z.record(z.string(), z.unknown()).default({}),
@@ -234,6 +348,10 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
+export type RegisteredServerConfig = z.infer<typeof registeredServerSchema>;
+export type ProcessReceiverConfig = z.infer<typeof processReceiverSchema>;
+export type FileReceiverConfig = z.infer<typeof fileReceiverSchema>;
+export type NetworkReceiverConfig = z.infer<typeof networkReceiverSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type AdminConfig = z.infer<typeof adminSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
