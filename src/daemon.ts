@@ -13,6 +13,9 @@ import { RecentStore } from './store/recent-store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { validateConfig } from './config/validate.js';
+import type { AlertPublisher } from './alert/types.js';
+import { DetectorEngine } from './detect/engine.js';
+import { RecordingAlertPublisher } from './detect/recording-publisher.js';
 
 export interface DaemonOptions {
   logger?: Logger;
@@ -33,6 +36,10 @@ export class Daemon {
   readonly store: RecentStore;
   /** Where normalized events go; detectors attach here. */
   readonly events: FanOutConsumer<McpEvent>;
+  /** Runs the detectors over `events`; alerts go to `alerts` when an alert manager runs, else to `recordedAlerts`. */
+  readonly detectors: DetectorEngine;
+  /** Alerts kept in memory (and logged) while no alert manager is wired; undefined once one is. */
+  readonly recordedAlerts?: RecordingAlertPublisher;
   private readonly lifecycle = new Lifecycle();
   private readonly queue: BoundedQueue<DecodedSpan>;
   private readonly admin: AdminServer;
@@ -58,14 +65,35 @@ export class Daemon {
       { name: 'spans', capacity: config.pipeline.queueCapacitySpans, metrics: this.metrics },
       normalize,
     );
+    // The alert manager, when one is constructed above this point, takes the engine's alerts; until then
+    // the recording publisher keeps them for /api/alerts and logs each one.
+    const manager: AlertPublisher | undefined = (this as Partial<{ alerts: AlertPublisher }>).alerts;
+    if (!manager) {
+      this.recordedAlerts = new RecordingAlertPublisher({
+        capacity: config.detectors.engine.recentAlerts,
+        logger: this.logger.child({ component: 'alerts' }),
+      });
+    }
+    this.detectors = new DetectorEngine({
+      section: config.detectors,
+      publisher: manager ?? this.recordedAlerts!,
+      logger: this.logger.child({ component: 'detectors' }),
+      metrics: this.metrics,
+    });
+    this.events.add(this.detectors);
     this.admin = new AdminServer({
       config: config.admin,
       store: this.store,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'admin' }),
       readiness: () => this.readiness(),
+      detectors: () => this.detectors.list(),
+      alerts: (q) => this.recordedAlerts?.list(q) ?? [],
     });
     this.lifecycle.add('admin', this.admin);
+    // After admin, before the pipeline: shut down after the queue drained, so the last events are learned
+    // from and the learned state written.
+    this.lifecycle.add('detectors', this.detectors);
     this.lifecycle.add('pipeline', this.pipelineComponent());
     if (config.receivers.otlp.enabled) {
       const settings: CreateSettings = {

@@ -1,5 +1,6 @@
 import type { Factory } from './component.js';
 import { otlpReceiverFactory } from '../receiver/otlp/factory.js';
+import { detectorEngineFactory } from '../detect/factory.js';
 
 /**
  * Every component factory the daemon can build, keyed by config section. The conformance test runs over
@@ -7,4 +8,5 @@ import { otlpReceiverFactory } from '../receiver/otlp/factory.js';
  */
 export const FACTORIES: { section: string; factory: Factory<any, any, any> }[] = [
   { section: 'receivers.otlp', factory: otlpReceiverFactory },
+  { section: 'detectors', factory: detectorEngineFactory },
 ];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { detectorsSectionSchema } from '../detect/settings.js';
 
 /**
  * The whole configuration, with every default in one place. Parsing `{}` yields the embedded defaults
@@ -336,7 +337,7 @@ export const configSchema = z
       }),
     pipeline: pipelineSchema.default(pipelineSchema.parse({})),
     /** Per-detector settings, keyed by detector id (see `mcpwatch detectors`). */
-    detectors: z.record(z.string(), z.unknown()).default({}),
+    detectors: detectorsSectionSchema.default(detectorsSectionSchema.parse({})),
     /** Alert queue, routes, sinks and silences. */
     alerts: alertsSchema.default(alertsSchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),

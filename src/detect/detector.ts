@@ -24,6 +24,15 @@ export interface Detector {
   /** Serialisable learned state (baselines, graphs, pins) for persistence; restored by `restore`. */
   snapshot?(): unknown;
   restore?(state: unknown): void;
+  /** How many entities the detector tracks and in which baseline phase; for `/metrics` and `mcpwatch detectors`. */
+  stats?(): DetectorStats;
+}
+
+/** Tracked entities by baseline phase (`none` = state without a baseline, e.g. windows or pending reads). */
+export interface DetectorStats {
+  learning: number;
+  armed: number;
+  none?: number;
 }
 
 export interface DetectorContext<TConfig = unknown> {
