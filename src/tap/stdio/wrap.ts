@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { basename } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { MCPWATCH, RESOURCE, OTEL } from '../../semconv/attributes.js';
+import type { Logger } from '../../telemetry/logger.js';
+import { CHAIN_SUPPORTED, ChainServer, processTreeResolver } from '../chain.js';
+import { JsonRpcFramer } from '../jsonrpc-framer.js';
+import type { Direction } from '../message-tracker.js';
+import { commandLine, stdioServerId } from '../server-identity.js';
+import { SpanEmitter } from '../span-emitter.js';
+import { TapRecorder, nowMs, type MessageContext, type SpanSink } from '../tap-recorder.js';
+
+/**
+ * `mcpwatch wrap -- CMD [ARGS...]`: runs a stdio MCP server as a child and relays its stdin and stdout
+ * byte for byte, emitting a span per JSON-RPC message to the daemon.
+ *
+ * Relay first, look second: every chunk is written on before a copy of it is framed and parsed, and
+ * nothing on the relay path waits for parsing or export. Backpressure is passed through (a slow reader
+ * pauses the writer) so the tap holds at most one chunk per direction, plus at most `maxFrameBytes` per
+ * direction for parsing. stderr is inherited, untouched.
+ *
+ * Lifecycle (MCP stdio transport, "Shutdown"): when the client closes stdin, the child's stdin is closed;
+ * if the child has not exited after `shutdownGraceMs`, it gets SIGTERM, then SIGKILL. SIGINT, SIGTERM and
+ * SIGHUP sent to the tap are forwarded. The child's exit code (128 + signal number when it was killed by
+ * a signal) becomes the tap's. If the tap itself exits for any reason, the child is killed.
+ */
+
+export interface WrapOptions {
+  command: string;
+  args: string[];
+  /** `service.name`; defaults to the command's base name. */
+  name?: string;
+  /** OTLP/HTTP traces endpoint of the daemon. */
+  endpoint: string;
+  captureContent: boolean;
+  logger: Logger;
+  /** Longest line parsed; longer lines are relayed but only counted. */
+  maxFrameBytes?: number;
+  maxSpanQueue?: number;
+  shutdownGraceMs?: number;
+  /** Streams to relay (the process's own by default; tests and benches pass others). */
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Replaces the OTLP emitter (tests). */
+  sink?: SpanSink;
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Runs the wrapped server to completion; resolves with the exit code the tap should exit with. */
+export async function runWrap(opts: WrapOptions): Promise<number> {
+  const stdin = opts.stdin ?? process.stdin;
+  const stdout = opts.stdout ?? process.stdout;
+  const log = opts.logger;
+
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.command, opts.args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  } catch (err) {
+    log.error({ command: opts.command, error: (err as Error).message }, 'cannot start the server');
+    return 1;
+  }
+  const spawned = await new Promise<Error | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err) => resolve(err));
+  });
+  if (spawned) {
+    log.error({ command: opts.command, error: spawned.message }, 'cannot start the server');
+    return 1;
+  }
+  const childIn = child.stdin!;
+  const childOut = child.stdout!;
+  const killChild = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killChild);
+
+  const serverId = stdioServerId(opts.command, opts.args);
+  const emitter = opts.sink
+    ? undefined
+    : new SpanEmitter({
+        endpoint: opts.endpoint,
+        logger: log,
+        ...(opts.maxSpanQueue !== undefined ? { maxQueueSize: opts.maxSpanQueue } : {}),
+        resource: {
+          [RESOURCE.serviceName]: opts.name ?? basename(opts.command),
+          [RESOURCE.processPid]: child.pid ?? 0,
+          [RESOURCE.processCommandLine]: commandLine(opts.command, opts.args),
+          [MCPWATCH.serverId]: serverId,
+          [OTEL.networkTransport]: 'pipe',
+        },
+      });
+  const sink: SpanSink = opts.sink ?? emitter!;
+  const recorder = new TapRecorder({ sink, logger: log, tapKind: 'stdio', transport: 'pipe', serverId, captureContent: opts.captureContent });
+  const chainServer = new ChainServer(() => recorder.inFlightCalls(), log);
+  await chainServer.start();
+  const resolveParent = CHAIN_SUPPORTED ? processTreeResolver(process.pid, 'process_tree') : undefined;
+
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const observe = (direction: Direction) => {
+    const framer = new JsonRpcFramer({ maxFrameBytes });
+    const ctx: MessageContext = resolveParent ? { direction, scope: 'stdio', resolveParent } : { direction, scope: 'stdio' };
+    return {
+      chunk(chunk: Buffer) {
+        const atMs = nowMs();
+        for (const out of framer.push(chunk)) {
+          try {
+            if (out.kind === 'frame') recorder.onFrame(out.bytes, { ...ctx, atMs });
+            else recorder.onOversize(out, { ...ctx, atMs });
+          } catch (err) {
+            // Observation must never break the relay.
+            log.debug({ error: (err as Error).message }, 'frame not recorded');
+          }
+        }
+      },
+      end() {
+        const rest = framer.end();
+        if (rest) recorder.onTruncated(rest.kind === 'frame' ? rest.bytes.length : rest.size, ctx);
+      },
+    };
+  };
+
+  relay(stdin, childIn, observe('client_to_server'), () => {
+    // The client is gone or done: close the server's stdin, then escalate if it does not exit.
+    childIn.end();
+    const grace = opts.shutdownGraceMs ?? 5000;
+    const term = setTimeout(() => {
+      child.kill('SIGTERM');
+      setTimeout(killChild, grace).unref();
+    }, grace);
+    term.unref();
+  });
+  const outDone = new Promise<void>((resolve) => relay(childOut, stdout, observe('server_to_client'), resolve));
+
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  };
+  const handlers = FORWARDED_SIGNALS.map((sig) => [sig, forward(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  // Everything the child wrote before exiting is relayed before the tap exits.
+  await Promise.race([outDone, new Promise((r) => setTimeout(r, 2000).unref())]);
+  for (const [sig, h] of handlers) process.off(sig, h);
+  process.off('exit', killChild);
+  if (stdin === process.stdin) process.stdin.pause();
+
+  await recorder.close();
+  chainServer.close();
+  await emitter?.shutdown(1000);
+  const stats = recorder.stats();
+  const spans = emitter?.stats();
+  if (stats.invalidFrames + stats.oversizeFrames + stats.truncatedFrames > 0 || (spans && spans.droppedQueueFull + spans.droppedExportFailed > 0)) {
+    log.warn({ tap: { ...stats, spans } }, 'tap summary');
+  } else {
+    log.info({ tap: { ...stats, spans } }, 'tap summary');
+  }
+  if (exit.code !== null) return exit.code;
+  const signum = exit.signal ? osConstants.signals[exit.signal] : undefined;
+  return signum !== undefined ? 128 + signum : 1;
+}
+
+/**
+ * Copies `from` to `to` chunk by chunk, writing each chunk before it is observed, and pausing `from`
+ * while `to` is full. Write errors (the reader went away) end the copy without throwing.
+ */
+function relay(from: Readable, to: Writable, observer: { chunk(c: Buffer): void; end(): void }, onEnd: () => void): void {
+  let ended = false;
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    observer.end();
+    onEnd();
+  };
+  to.on('error', () => {
+    from.unpipe?.();
+    finish();
+  });
+  let waiting = false;
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk) && !waiting) {
+      waiting = true;
+      from.pause();
+      to.once('drain', () => {
+        waiting = false;
+        from.resume();
+      });
+    }
+    observer.chunk(chunk);
+  });
+  from.on('end', finish);
+  from.on('error', finish);
+}

@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import type { Attributes } from '@opentelemetry/api';
+import { canonicalJson } from '../pipeline/normalize.js';
+import { maskSecrets } from '../pipeline/mask-secrets.js';
+import { MCPWATCH, MCPWATCH_EXTRA, MCPWATCH_TAP, MCP_META, MCP_META_TRACEPARENT, OTEL, OTEL_VALUES } from '../semconv/attributes.js';
+import type { Logger } from '../telemetry/logger.js';
+import { encodeCatalog } from './catalog.js';
+import type { OversizeFrame } from './jsonrpc-framer.js';
+import { parseFrame, peekOversize, record, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc-message.js';
+import { MessageTracker, type Direction, type InFlightRequest, type ParentRef } from './message-tracker.js';
+import { newSpanId, newTraceId, type TapSpan } from './span-emitter.js';
+
+/**
+ * Turns the JSON-RPC messages a tap saw into spans, following the OpenTelemetry MCP semantic conventions:
+ * one span per request (from the request to its response), one per notification, named
+ * `{mcp.method.name} {target}`. The tap records on the server's behalf, so client-to-server messages are
+ * SERVER spans and the server's own requests and notifications are CLIENT spans.
+ *
+ * Shared by the stdio and the HTTP tap; it never sees the relayed bytes themselves, only copies.
+ */
+
+/** Where spans go (the `SpanEmitter`, or a test sink). */
+export interface SpanSink {
+  record(span: TapSpan): void;
+}
+
+/** Finds the in-flight call of an upstream tap that a request of this server was made for. */
+export type ParentResolver = () => Promise<ParentRef | undefined>;
+
+export interface RecorderOptions {
+  sink: SpanSink;
+  logger: Logger;
+  tapKind: 'stdio' | 'http';
+  /** `pipe` (stdio) or `tcp` (HTTP), as `network.transport`. */
+  transport: 'pipe' | 'tcp';
+  serverId: string;
+  /** Record (masked) tool arguments and results, not only their sizes and fingerprints. */
+  captureContent: boolean;
+  maxInFlight?: number;
+  /** Captured content longer than this (characters, after masking) is cut. */
+  maxContentChars?: number;
+  maxCatalogBytes?: number;
+}
+
+/** Where one message came from. */
+export interface MessageContext {
+  direction: Direction;
+  /** Scope JSON-RPC ids are unique in: the HTTP session, or one stdio connection. */
+  scope: string;
+  sessionId?: string;
+  /** Extra span attributes (HTTP method, path, authorization presence). */
+  attributes?: Attributes;
+  /** Parent look-up for requests without `_meta.traceparent` (chains inferred by process or socket). */
+  resolveParent?: ParentResolver;
+  /** When the tap saw the message (epoch ms); defaults to now. */
+  atMs?: number;
+}
+
+export interface RecorderStats {
+  messages: number;
+  requests: number;
+  responses: number;
+  notifications: number;
+  /** Frames that were not JSON, or JSON but not JSON-RPC, and their total size. */
+  invalidFrames: number;
+  invalidBytes: number;
+  oversizeFrames: number;
+  oversizeBytes: number;
+  /** Unterminated frames left when a peer closed its stream. */
+  truncatedFrames: number;
+  /** Responses whose request was never seen (or was evicted). */
+  unmatchedResponses: number;
+  evictedRequests: number;
+}
+
+const DEFAULT_MAX_CONTENT_CHARS = 64 * 1024;
+const MAX_SCOPES = 1000;
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+interface ScopeState {
+  protocolVersion?: string;
+  clientName?: string;
+  clientVersion?: string;
+}
+
+/** Epoch milliseconds with sub-millisecond resolution. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class TapRecorder {
+  readonly tracker: MessageTracker;
+  private readonly scopes = new Map<string, ScopeState>();
+  private readonly maxContentChars: number;
+  private readonly s: RecorderStats = {
+    messages: 0,
+    requests: 0,
+    responses: 0,
+    notifications: 0,
+    invalidFrames: 0,
+    invalidBytes: 0,
+    oversizeFrames: 0,
+    oversizeBytes: 0,
+    truncatedFrames: 0,
+    unmatchedResponses: 0,
+    evictedRequests: 0,
+  };
+  private readonly loggedOnce = new Set<string>();
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.tracker = new MessageTracker(opts.maxInFlight);
+    this.maxContentChars = opts.maxContentChars ?? DEFAULT_MAX_CONTENT_CHARS;
+  }
+
+  stats(): RecorderStats {
+    return { ...this.s, evictedRequests: this.tracker.evicted };
+  }
+
+  /** One complete frame (a line, an HTTP body, an SSE event's data). */
+  onFrame(bytes: Buffer | string, ctx: MessageContext): void {
+    const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+    const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+    if (text.trim().length === 0) return;
+    const parsed = parseFrame(text);
+    if (!parsed.ok) {
+      this.invalid(size, parsed.reason, ctx);
+      return;
+    }
+    const single = parsed.messages.length === 1;
+    for (const m of parsed.messages) this.onMessage(m, ctx, single ? size : undefined);
+  }
+
+  /** A frame too big to parse: relayed whole; its id and method are guessed from its ends to close a span. */
+  onOversize(frame: OversizeFrame, ctx: MessageContext): void {
+    this.s.oversizeFrames++;
+    this.s.oversizeBytes += frame.size;
+    this.logOnce('oversize', { size: frame.size, direction: ctx.direction }, 'message larger than the parse cap: relayed unchanged, not parsed (logged once)');
+    const peek = peekOversize(frame.prefix.toString('utf8'), frame.suffix.toString('utf8'));
+    const at = ctx.atMs ?? nowMs();
+    const extra: Attributes = { [MCPWATCH_TAP.messageOversize]: true, [MCPWATCH_TAP.messageSize]: frame.size };
+    if (peek.method === undefined && peek.id !== undefined) {
+      const req = this.tracker.complete(ctx.scope, ctx.direction, peek.id);
+      if (req) {
+        this.s.responses++;
+        req.attributes[MCPWATCH.resultSize] = frame.size;
+        Object.assign(req.attributes, extra);
+        void this.finish(req, at, undefined);
+      }
+      return;
+    }
+    if (peek.method !== undefined) {
+      const msg: JsonRpcMessage = peek.id !== undefined ? { type: 'request', id: peek.id, method: peek.method } : { type: 'notification', method: peek.method };
+      this.onMessage(msg, { ...ctx, attributes: { ...ctx.attributes, ...extra } }, frame.size);
+    }
+  }
+
+  /** A peer closed its stream in the middle of a frame. */
+  onTruncated(size: number, ctx: MessageContext): void {
+    this.s.truncatedFrames++;
+    this.logOnce('truncated', { size, direction: ctx.direction }, 'stream ended in the middle of a message (logged once)');
+  }
+
+  /** A frame that is not JSON-RPC (e.g. a server printing logs on stdout). */
+  invalid(size: number, reason: string, ctx: MessageContext): void {
+    this.s.invalidFrames++;
+    this.s.invalidBytes += size;
+    this.logOnce(`invalid:${reason}`, { size, reason, direction: ctx.direction }, 'frame is not JSON-RPC: relayed unchanged and counted (logged once)');
+  }
+
+  /**
+   * Calls this server is serving now (client-to-server requests in flight), newest last, with their
+   * span ids: what a descendant tap parents its spans on.
+   */
+  async inFlightCalls(): Promise<Array<{ traceId: string; spanId: string; startMs: number; method: string }>> {
+    const reqs = this.tracker.inFlight('client_to_server');
+    const ids = await Promise.all(reqs.map((r) => r.ids));
+    return reqs.map((r, i) => ({ traceId: ids[i]!.traceId, spanId: r.spanId, startMs: r.startMs, method: r.method }));
+  }
+
+  /** Records every request still unanswered (at shutdown). */
+  async close(): Promise<void> {
+    const at = nowMs();
+    await Promise.all(
+      this.tracker.drain().map((r) => {
+        r.attributes[MCPWATCH_TAP.unanswered] = true;
+        return this.finish(r, at, undefined);
+      }),
+    );
+  }
+
+  private onMessage(m: JsonRpcMessage, ctx: MessageContext, size: number | undefined): void {
+    this.s.messages++;
+    if (m.type === 'request') this.onRequest(m, ctx, size);
+    else if (m.type === 'notification') this.onNotification(m, ctx, size);
+    else this.onResponse(m, ctx, size);
+  }
+
+  private baseAttributes(method: string, ctx: MessageContext, kind: 'request' | 'notification', size: number | undefined): Attributes {
+    const st = this.scopes.get(ctx.scope);
+    const a: Attributes = {
+      [OTEL.mcpMethodName]: method,
+      [OTEL.jsonrpcProtocolVersion]: '2.0',
+      [OTEL.networkTransport]: this.opts.transport,
+      [MCPWATCH.direction]: ctx.direction,
+      [MCPWATCH.messageType]: kind,
+      [MCPWATCH.serverId]: this.opts.serverId,
+      [MCPWATCH_TAP.tapKind]: this.opts.tapKind,
+    };
+    if (size !== undefined) a[MCPWATCH_TAP.messageSize] = size;
+    if (ctx.sessionId !== undefined) a[OTEL.mcpSessionId] = ctx.sessionId;
+    if (st?.protocolVersion !== undefined) a[OTEL.mcpProtocolVersion] = st.protocolVersion;
+    if (st?.clientName !== undefined) a[MCPWATCH.clientName] = st.clientName;
+    if (st?.clientVersion !== undefined) a[MCPWATCH.clientVersion] = st.clientVersion;
+    if (ctx.attributes) Object.assign(a, ctx.attributes);
+    return a;
+  }
+
+  private onRequest(m: JsonRpcRequest, ctx: MessageContext, size: number | undefined): void {
+    this.s.requests++;
+    const at = ctx.atMs ?? nowMs();
+    const a = this.baseAttributes(m.method, ctx, 'request', size);
+    a[OTEL.jsonrpcRequestId] = String(m.id);
+    const params = m.params;
+    const meta = record(params?.[MCP_META.key]);
+    const metaVersion = meta?.[MCP_META.protocolVersion];
+    if (typeof metaVersion === 'string') {
+      a[MCPWATCH_EXTRA.metaProtocolVersion] = metaVersion.slice(0, 64);
+      a[OTEL.mcpProtocolVersion] ??= metaVersion.slice(0, 64);
+    }
+    let target: string | undefined;
+    if (m.method === 'initialize') {
+      const info = record(params?.['clientInfo']);
+      const st = this.scope(ctx.scope);
+      if (typeof info?.['name'] === 'string') st.clientName = info['name'].slice(0, 256);
+      if (typeof info?.['version'] === 'string') st.clientVersion = info['version'].slice(0, 256);
+      if (st.clientName !== undefined) a[MCPWATCH.clientName] = st.clientName;
+      if (st.clientVersion !== undefined) a[MCPWATCH.clientVersion] = st.clientVersion;
+    } else if (m.method === 'tools/call') {
+      target = str(params?.['name']);
+      if (target !== undefined) a[OTEL.genAiToolName] = target;
+      a[OTEL.genAiOperationName] = OTEL_VALUES.executeTool;
+      this.payload(a, params?.['arguments'], MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, OTEL.genAiToolCallArguments);
+    } else if (m.method === 'prompts/get') {
+      target = str(params?.['name']);
+      if (target !== undefined) a[OTEL.genAiPromptName] = target;
+      this.payload(a, params?.['arguments'], MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, undefined);
+    } else if (m.method.startsWith('resources/') && m.method !== 'resources/list' && m.method !== 'resources/templates/list') {
+      target = str(params?.['uri']);
+      if (target !== undefined) a[OTEL.mcpResourceUri] = target;
+    }
+
+    const fromMeta = parseTraceparent(meta?.[MCP_META_TRACEPARENT]);
+    let ids: InFlightRequest['ids'];
+    if (fromMeta) {
+      ids = Promise.resolve({ traceId: fromMeta.traceId, parent: fromMeta });
+    } else if (ctx.resolveParent && ctx.direction === 'client_to_server') {
+      ids = ctx.resolveParent().then(
+        (parent) => (parent ? { traceId: parent.traceId, parent } : { traceId: newTraceId() }),
+        () => ({ traceId: newTraceId() }),
+      );
+    } else {
+      ids = Promise.resolve({ traceId: newTraceId() });
+    }
+    const req: InFlightRequest = {
+      direction: ctx.direction,
+      scope: ctx.scope,
+      id: m.id,
+      method: m.method,
+      name: target !== undefined ? `${m.method} ${target.slice(0, 256)}` : m.method,
+      startMs: at,
+      spanId: newSpanId(),
+      ids,
+      attributes: a,
+    };
+    const evicted = this.tracker.begin(req);
+    if (evicted) {
+      evicted.attributes[MCPWATCH_TAP.unanswered] = true;
+      void this.finish(evicted, at, undefined);
+    }
+  }
+
+  private onResponse(m: JsonRpcResponse, ctx: MessageContext, size: number | undefined): void {
+    this.s.responses++;
+    const at = ctx.atMs ?? nowMs();
+    const req = m.id === null ? undefined : this.tracker.complete(ctx.scope, ctx.direction, m.id);
+    if (!req) {
+      this.s.unmatchedResponses++;
+      return;
+    }
+    const a = req.attributes;
+    if (size !== undefined) a[MCPWATCH.resultSize] = size;
+    let error: string | undefined;
+    if (m.error) {
+      // JSON-RPC error: semconv puts the code in both `error.type` and `rpc.response.status_code`.
+      const code = String(m.error.code);
+      a[OTEL.errorType] = code;
+      a[OTEL.rpcResponseStatusCode] = code;
+      error = m.error.message.slice(0, 1024);
+    } else {
+      const result = record(m.result);
+      if (req.method === 'initialize') {
+        const version = str(result?.['protocolVersion']);
+        if (version !== undefined) {
+          this.scope(ctx.scope).protocolVersion = version.slice(0, 64);
+          a[OTEL.mcpProtocolVersion] = version.slice(0, 64);
+        }
+      } else if (req.method === 'tools/call') {
+        this.payload(a, m.result, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, OTEL.genAiToolCallResult);
+        if (result?.['isError'] === true) {
+          a[OTEL.errorType] = OTEL_VALUES.toolError;
+          a[MCPWATCH.toolIsError] = true;
+          error = OTEL_VALUES.toolError;
+        }
+      } else {
+        this.payload(a, m.result, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, undefined);
+        const catalog = encodeCatalog(req.method, m.result, this.opts.maxCatalogBytes);
+        if (catalog) {
+          a[MCPWATCH_TAP.catalog] = catalog.json;
+          a[MCPWATCH_TAP.catalogCount] = catalog.count;
+          a[MCPWATCH_TAP.catalogFingerprint] = catalog.fingerprint;
+          if (catalog.truncated) a[MCPWATCH_TAP.catalogTruncated] = true;
+        }
+      }
+    }
+    void this.finish(req, at, error);
+  }
+
+  private onNotification(m: JsonRpcNotification, ctx: MessageContext, size: number | undefined): void {
+    this.s.notifications++;
+    const at = ctx.atMs ?? nowMs();
+    const a = this.baseAttributes(m.method, ctx, 'notification', size);
+    const p = m.params;
+    let target: string | undefined;
+    if (m.method === 'notifications/message') {
+      const level = str(p?.['level']);
+      const logger = str(p?.['logger']);
+      if (level !== undefined) a[MCPWATCH_EXTRA.notificationLevel] = level.slice(0, 64);
+      if (logger !== undefined) a[MCPWATCH_EXTRA.notificationLogger] = logger.slice(0, 256);
+    } else if (m.method === 'notifications/progress') {
+      const progress = p?.['progress'];
+      const total = p?.['total'];
+      if (typeof progress === 'number' && Number.isFinite(progress)) a[MCPWATCH_EXTRA.notificationProgress] = progress;
+      if (typeof total === 'number' && Number.isFinite(total)) a[MCPWATCH_EXTRA.notificationTotal] = total;
+    } else if (m.method === 'notifications/resources/updated') {
+      target = str(p?.['uri']);
+      if (target !== undefined) a[OTEL.mcpResourceUri] = target;
+    } else if (m.method === 'notifications/cancelled') {
+      const id = p?.['requestId'];
+      if (typeof id === 'string' || typeof id === 'number') a[OTEL.jsonrpcRequestId] = String(id);
+    }
+    const parent = parseTraceparent(record(p?.[MCP_META.key])?.[MCP_META_TRACEPARENT]);
+    const span: TapSpan = {
+      name: target !== undefined ? `${m.method} ${target.slice(0, 256)}` : m.method,
+      kind: ctx.direction === 'client_to_server' ? 'server' : 'client',
+      startMs: at,
+      endMs: at,
+      traceId: parent?.traceId ?? newTraceId(),
+      spanId: newSpanId(),
+      attributes: a,
+    };
+    if (parent) {
+      span.parentSpanId = parent.spanId;
+      a[MCPWATCH_TAP.parentSource] = parent.source;
+    }
+    this.opts.sink.record(span);
+  }
+
+  private async finish(req: InFlightRequest, endMs: number, error: string | undefined): Promise<void> {
+    let ids: Awaited<InFlightRequest['ids']>;
+    try {
+      ids = await req.ids;
+    } catch {
+      ids = { traceId: newTraceId() };
+    }
+    const span: TapSpan = {
+      name: req.name,
+      kind: req.direction === 'client_to_server' ? 'server' : 'client',
+      startMs: req.startMs,
+      endMs,
+      traceId: ids.traceId,
+      spanId: req.spanId,
+      attributes: req.attributes,
+    };
+    if (ids.parent) {
+      span.parentSpanId = ids.parent.spanId;
+      req.attributes[MCPWATCH_TAP.parentSource] = ids.parent.source;
+    }
+    if (error !== undefined) span.error = error;
+    this.opts.sink.record(span);
+  }
+
+  /** Size and fingerprint always; the (masked) content only when capture is on and the attribute exists. */
+  private payload(a: Attributes, value: unknown, sizeKey: string, fingerprintKey: string, contentKey: string | undefined): void {
+    if (value === undefined) return;
+    const canonical = canonicalJson(value);
+    a[sizeKey] = Buffer.byteLength(canonical);
+    a[fingerprintKey] = createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+    if (this.opts.captureContent && contentKey !== undefined) {
+      const masked = JSON.stringify(maskSecrets(value)) ?? 'null';
+      a[contentKey] = masked.length > this.maxContentChars ? masked.slice(0, this.maxContentChars) : masked;
+    }
+  }
+
+  private scope(key: string): ScopeState {
+    let st = this.scopes.get(key);
+    if (!st) {
+      if (this.scopes.size >= MAX_SCOPES) this.scopes.delete(this.scopes.keys().next().value as string);
+      st = {};
+      this.scopes.set(key, st);
+    }
+    return st;
+  }
+
+  private logOnce(key: string, details: Record<string, unknown>, msg: string): void {
+    if (this.loggedOnce.has(key)) return;
+    this.loggedOnce.add(key);
+    this.opts.logger.warn({ frame: details }, msg);
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** A W3C `traceparent` (version-traceid-spanid-flags), rejecting the all-zero ids the spec forbids. */
+export function parseTraceparent(v: unknown): ParentRef | undefined {
+  if (typeof v !== 'string' || v.length > 128) return undefined;
+  const m = TRACEPARENT.exec(v.trim().toLowerCase());
+  if (!m || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined;
+  return { traceId: m[1]!, spanId: m[2]!, source: 'traceparent' };
+}
