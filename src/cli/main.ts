@@ -3,6 +3,8 @@ import { stringify as toYaml } from 'yaml';
 import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
 import { EXIT } from './exit-codes.js';
 import { registerQueryCommands } from './commands/query.js';
+import { registerProxyCommand } from './commands/proxy.js';
+import { registerWrapCommand } from './commands/wrap.js';
 import { runDaemon } from './run-daemon.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -58,6 +60,8 @@ export function buildProgram(): Command {
   });
 
   registerQueryCommands(program);
+  registerWrapCommand(program);
+  registerProxyCommand(program);
   return program;
 }
 
