@@ -74,3 +74,25 @@ export interface AlertPublisher {
   fire(input: AlertInput): void;
   resolve(input: Pick<AlertInput, 'detector' | 'server' | 'tool' | 'key'> & { time?: number }): void;
 }
+
+/** Who acknowledged a firing alert: repeat notifications stop until it resolves or fires anew. */
+export interface Acknowledgement {
+  author: string;
+  comment: string;
+  /** RFC 3339. */
+  at: string;
+}
+
+/**
+ * An alert as the manager keeps it for `/api/alerts`: the contract's fields plus delivery state. The
+ * extra fields are optional so an `Alert` from elsewhere is still a `TrackedAlert`.
+ */
+export interface TrackedAlert extends Alert {
+  /** Links into the trace backend, one per trace id (`alerts.traceLinkTemplate`). */
+  traceLinks?: string[];
+  acknowledged?: Acknowledgement;
+  /** Id of the silence that held back its last notification. */
+  silencedBy?: string;
+  /** RFC 3339 time of the last notification handed to the queue. */
+  lastNotifiedAt?: string;
+}
