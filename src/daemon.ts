@@ -7,6 +7,7 @@ import { AdminServer } from './api/admin-server.js';
 import type { McpEvent } from './pipeline/events.js';
 import { NormalizeProcessor } from './pipeline/normalize-processor.js';
 import { otlpReceiverFactory } from './receiver/otlp/factory.js';
+import { createHostTelemetry, type HostTelemetry } from './receiver/process/host-telemetry.js';
 import type { OtlpHttpReceiver } from './receiver/otlp/receiver.js';
 import type { DecodedSpan } from './receiver/otlp/span.js';
 import { RecentStore } from './store/recent-store.js';
@@ -40,6 +41,8 @@ export class Daemon {
   readonly detectors: DetectorEngine;
   /** Alerts kept in memory (and logged) while no alert manager is wired; undefined once one is. */
   readonly recordedAlerts?: RecordingAlertPublisher;
+  /** Host receivers (process, file, network) and the server registry they share; undefined when all are off. */
+  readonly host?: HostTelemetry;
   private readonly lifecycle = new Lifecycle();
   private readonly queue: BoundedQueue<DecodedSpan>;
   private readonly admin: AdminServer;
@@ -105,6 +108,8 @@ export class Daemon {
       this.receivers.push(receiver);
       this.lifecycle.add('receivers.otlp', receiver);
     }
+    this.host = createHostTelemetry(config, this.events, this.logger, this.metrics);
+    for (const [name, component] of this.host?.components ?? []) this.lifecycle.add(name, component);
   }
 
   /** Binds every listener; rejects (after cleaning up) if any cannot start. */

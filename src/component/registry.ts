@@ -1,5 +1,8 @@
 import type { Factory } from './component.js';
 import { otlpReceiverFactory } from '../receiver/otlp/factory.js';
+import { processReceiverFactory } from '../receiver/process/factory.js';
+import { fileReceiverFactory } from '../receiver/file/factory.js';
+import { networkReceiverFactory } from '../receiver/network/factory.js';
 import { detectorEngineFactory } from '../detect/factory.js';
 
 /**
@@ -8,5 +11,8 @@ import { detectorEngineFactory } from '../detect/factory.js';
  */
 export const FACTORIES: { section: string; factory: Factory<any, any, any> }[] = [
   { section: 'receivers.otlp', factory: otlpReceiverFactory },
+  { section: 'receivers.process', factory: processReceiverFactory },
+  { section: 'receivers.file', factory: fileReceiverFactory },
+  { section: 'receivers.network', factory: networkReceiverFactory },
   { section: 'detectors', factory: detectorEngineFactory },
 ];
