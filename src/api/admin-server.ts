@@ -27,6 +27,8 @@ export interface AdminServerOptions {
   readiness: () => Readiness;
   /** The loaded detectors for `/api/detectors` (an empty list when absent). */
   detectors?: () => unknown[];
+  /** More routes (e.g. the alert manager's `/api/alerts/...`), matched before the built-in ones. */
+  routes?: AdminRoute[];
   /** Recent alerts for `/api/alerts` (filters: detector, server, status, limit), newest first. */
   alerts?: (query: { detector?: string; server?: string; status?: 'firing' | 'resolved'; limit?: number }) => unknown[];
 }
@@ -45,7 +47,7 @@ const EVENT_PARAMS = ['server', 'method', 'tool', 'kind', 'since', 'limit'] as c
 /** Longest filter value accepted; longer ones cannot match anything the store keeps usefully. */
 const MAX_FILTER_LENGTH = 1024;
 
-interface Reply {
+export interface Reply {
   status: number;
   body: string;
   contentType?: string;
@@ -56,9 +58,17 @@ interface Route {
   template: string;
   /** Served without the bearer token (probes must work without secrets). */
   public: boolean;
+  /** Methods answered; GET and HEAD when absent. A POST route gets its JSON body as `body`. */
+  methods?: readonly ('GET' | 'HEAD' | 'POST')[];
   match(path: string): Record<string, string> | undefined;
-  handle(params: Record<string, string>, query: URLSearchParams): Reply | Promise<Reply>;
+  handle(params: Record<string, string>, query: URLSearchParams, body?: unknown): Reply | Promise<Reply>;
 }
+
+/** A route added by another component through `AdminServerOptions.routes`. */
+export type AdminRoute = Route;
+
+/** Largest JSON body a POST route reads. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** The `route` label of requests that matched no route, so raw paths never become label values. */
 const UNMATCHED_ROUTE = 'unmatched';
@@ -89,6 +99,7 @@ export class AdminServer implements Component {
 
   constructor(private readonly opts: AdminServerOptions) {
     this.routes = [
+      ...(opts.routes ?? []),
       { template: '/metrics', public: false, match: exact('/metrics'), handle: () => this.metricsReply() },
       { template: '/livez', public: true, match: exact('/livez'), handle: () => json(200, { status: 'ok' }) },
       { template: '/readyz', public: true, match: exact('/readyz'), handle: () => this.readyReply() },
@@ -196,9 +207,8 @@ export class AdminServer implements Component {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // The API reads no request bodies; drain any so the connection stays usable.
-    req.resume();
     let template = UNMATCHED_ROUTE;
+    let bodyRead = false;
     let reply: Reply;
     try {
       const url = req.url ?? '/';
@@ -228,11 +238,17 @@ export class AdminServer implements Component {
         throw new AdminApiError('unauthorized');
       }
       if (!route || !params) throw new AdminApiError('not_found', 'No such route; see /api/events, /api/traces/:traceId, /api/servers, /api/detectors, /api/alerts, /metrics, /livez, /readyz.');
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', ALLOW);
-        throw new AdminApiError('method_not_allowed');
+      const methods = route.methods ?? ['GET', 'HEAD'];
+      if (!(methods as readonly string[]).includes(req.method ?? '')) {
+        res.setHeader('Allow', route.methods ? methods.join(', ') : ALLOW);
+        throw new AdminApiError('method_not_allowed', route.methods ? `This route answers ${methods.join(', ')}.` : undefined);
       }
-      reply = await route.handle(params, query);
+      let body: unknown;
+      if (req.method === 'POST') {
+        bodyRead = true;
+        body = await readJsonBody(req);
+      }
+      reply = await route.handle(params, query, body);
     } catch (err) {
       if (err instanceof AdminApiError) {
         reply = json(err.status, err.toBody());
@@ -241,6 +257,8 @@ export class AdminServer implements Component {
         reply = json(500, new AdminApiError('internal_error').toBody());
       }
     }
+    // Bodies not read by a route are drained so the connection stays usable.
+    if (!bodyRead) req.resume();
     this.send(res, reply, template);
   }
 
@@ -351,4 +369,35 @@ function alertQuery(q: URLSearchParams): { detector?: string; server?: string; s
     } else throw new AdminApiError('bad_request', `${key}: unknown parameter (use detector, server, status, limit)`);
   }
   return out;
+}
+
+/** Reads a JSON request body of at most 64 KiB; 415 for another type, 413 beyond the limit, 400 when not JSON. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    req.resume();
+    throw new AdminApiError('unsupported_media_type');
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    throw new AdminApiError('payload_too_large');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      req.resume();
+      throw new AdminApiError('payload_too_large');
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new AdminApiError('bad_request', 'the body is not valid JSON');
+  }
 }
