@@ -73,6 +73,21 @@ export interface McpTrafficEvent extends EventBase {
   /** Notification details (`notifications/message`, `progress`, `resources/updated`). */
   notification?: { level?: string; logger?: string; progress?: number; total?: number; uri?: string };
   parentSpanId?: string;
+  /** What a `tools/list`, `prompts/list`, `resources/list` or `resources/templates/list` result offered (from the taps' `mcpwatch.catalog`). */
+  catalog?: McpCatalog;
+}
+
+/** A server's list result as recorded by a tap: untrusted metadata, the input of drift and poisoning detectors. */
+export interface McpCatalog {
+  kind: 'tools' | 'prompts' | 'resources' | 'resource_templates';
+  /** Items as the server described them (name, title, description, inputSchema, outputSchema, annotations, uri, ...). */
+  items: Array<Record<string, unknown>>;
+  /** How many items the server listed (may exceed `items.length` when `truncated`). */
+  count?: number;
+  /** Items were left out to respect the tap's size cap. */
+  truncated?: boolean;
+  /** sha256 (32 hex) of the whole list's canonical JSON, as sent. */
+  fingerprint?: string;
 }
 
 export interface ProcessEvent extends EventBase {

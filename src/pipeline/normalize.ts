@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
-import type { McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
+import type { McpCatalog, McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
 import { maskSecrets } from './mask-secrets.js';
 import {
   GATEWAY,
   GATEWAY_EXTRA,
   MCPWATCH,
   MCPWATCH_EXTRA,
+  MCPWATCH_TAP,
   MCP_META,
   MCP_METHODS,
   OTEL,
@@ -322,11 +323,52 @@ function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayl
   if (jsonRpcErrorCode !== undefined) ev.jsonRpcErrorCode = jsonRpcErrorCode;
   if (args) ev.arguments = args.info;
   if (result) ev.result = result.info;
+  const tapArgs = tapPayload(a, MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, ev.arguments);
+  if (tapArgs) ev.arguments = tapArgs;
+  const tapResult = tapPayload(a, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, ev.result);
+  if (tapResult) ev.result = tapResult;
+  const catalog = catalogOf(a, maxPayload);
+  if (catalog) ev.catalog = catalog;
   if (messageType === 'notification') {
     const n = notificationDetails(method, a, inObj, resourceUri);
     if (n) ev.notification = n;
   }
   return ev;
+}
+
+/**
+ * The taps record size and fingerprint of the payload as sent (`mcpwatch.arguments.*`, `mcpwatch.result.*`)
+ * even when content is not captured, or is captured masked: those win over values computed here.
+ */
+function tapPayload(a: Attributes, sizeKey: string, fingerprintKey: string, existing: PayloadInfo | undefined): PayloadInfo | undefined {
+  const size = num(a[sizeKey]);
+  const fp = str(a[fingerprintKey]);
+  if (size === undefined && fp === undefined) return undefined;
+  const info: PayloadInfo = { ...existing };
+  if (size !== undefined) info.size = size;
+  if (fp !== undefined) info.fingerprint = cap(fp, 128);
+  return info;
+}
+
+const CATALOG_KINDS: ReadonlySet<string> = new Set(['tools', 'prompts', 'resources', 'resource_templates']);
+
+/** The taps' `mcpwatch.catalog` JSON (bounded parse; a malformed one is ignored). */
+function catalogOf(a: Attributes, maxPayload: number): McpCatalog | undefined {
+  const parsed = parseBounded(a[MCPWATCH_TAP.catalog], maxPayload);
+  const obj = asRecord(parsed?.value);
+  const kind = str(obj?.['kind']);
+  const items = obj?.['items'];
+  if (kind === undefined || !CATALOG_KINDS.has(kind) || !Array.isArray(items)) return undefined;
+  const catalog: McpCatalog = {
+    kind: kind as McpCatalog['kind'],
+    items: items.filter((i): i is Record<string, unknown> => asRecord(i) !== undefined),
+  };
+  const count = num(a[MCPWATCH_TAP.catalogCount]);
+  if (count !== undefined) catalog.count = count;
+  if (a[MCPWATCH_TAP.catalogTruncated] === true) catalog.truncated = true;
+  const fp = str(a[MCPWATCH_TAP.catalogFingerprint]);
+  if (fp !== undefined) catalog.fingerprint = cap(fp, 128);
+  return catalog;
 }
 
 /**
