@@ -15,6 +15,8 @@ import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { validateConfig } from './config/validate.js';
 import type { AlertPublisher } from './alert/types.js';
+import { AlertManager } from './alert/manager.js';
+import { alertRoutes } from './alert/api-routes.js';
 import { DetectorEngine } from './detect/engine.js';
 import { RecordingAlertPublisher } from './detect/recording-publisher.js';
 
@@ -39,6 +41,8 @@ export class Daemon {
   readonly events: FanOutConsumer<McpEvent>;
   /** Runs the detectors over `events`; alerts go to `alerts` when an alert manager runs, else to `recordedAlerts`. */
   readonly detectors: DetectorEngine;
+  /** Alert delivery (`alerts.*`): the `AlertPublisher` detectors raise alerts through. */
+  readonly alerts: AlertManager;
   /** Alerts kept in memory (and logged) while no alert manager is wired; undefined once one is. */
   readonly recordedAlerts?: RecordingAlertPublisher;
   /** Host receivers (process, file, network) and the server registry they share; undefined when all are off. */
@@ -68,6 +72,12 @@ export class Daemon {
       { name: 'spans', capacity: config.pipeline.queueCapacitySpans, metrics: this.metrics },
       normalize,
     );
+    this.alerts = new AlertManager({
+      config: config.alerts,
+      logger: this.logger.child({ component: 'alerts' }),
+      metrics: this.metrics,
+      adminEndpoint: config.admin.endpoint,
+    });
     // The alert manager, when one is constructed above this point, takes the engine's alerts; until then
     // the recording publisher keeps them for /api/alerts and logs each one.
     const manager: AlertPublisher | undefined = (this as Partial<{ alerts: AlertPublisher }>).alerts;
@@ -92,8 +102,11 @@ export class Daemon {
       readiness: () => this.readiness(),
       detectors: () => this.detectors.list(),
       alerts: (q) => this.recordedAlerts?.list(q) ?? [],
+      routes: alertRoutes(this.alerts),
     });
     this.lifecycle.add('admin', this.admin);
+    // After admin, before the detectors: detectors stop raising before delivery stops.
+    this.lifecycle.add('alerts', this.alerts);
     // After admin, before the pipeline: shut down after the queue drained, so the last events are learned
     // from and the learned state written.
     this.lifecycle.add('detectors', this.detectors);
