@@ -1,0 +1,117 @@
+/**
+ * In-process ceilings, measured in the bench process on the very bodies the daemon is sent: what one CPU
+ * second buys for a raw parse (`JSON.parse`, a plain protobufjs decode), for mcpwatch's own decoders, and
+ * for decode + normalize. The gap between these and the daemon's figure is HTTP, the queue, the store and
+ * metrics.
+ */
+import { createRequire } from 'node:module';
+import { decodeJsonTraces } from '../src/receiver/otlp/decode-json.js';
+import { decodeProtobufTraces } from '../src/receiver/otlp/decode-protobuf.js';
+import { normalizeSpan } from '../src/pipeline/normalize.js';
+import type { DecodedTraces } from '../src/receiver/otlp/span.js';
+
+/** The slice of the protobufjs-generated OTLP root (shipped in @opentelemetry/otlp-transformer) used here. */
+interface GeneratedOtlpRoot {
+  opentelemetry: {
+    proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(body: Uint8Array): { resourceSpans?: unknown[] } } } } } };
+  };
+}
+
+/**
+ * Loads the protobufjs static code generated from the OTLP .proto files, as installed; nothing of it is
+ * copied into this repository. It is an internal path of the package, hence the explicit error.
+ */
+function loadGeneratedRoot(): GeneratedOtlpRoot {
+  const require = createRequire(import.meta.url);
+  const candidates = ['@opentelemetry/otlp-transformer/build/src/generated/root.js', '@opentelemetry/otlp-transformer/build/esm/generated/root.js'];
+  for (const id of candidates) {
+    try {
+      return require(id) as GeneratedOtlpRoot;
+    } catch {
+      // try the next layout
+    }
+  }
+  throw new Error(`cannot find the generated OTLP protobuf root in @opentelemetry/otlp-transformer (tried ${candidates.join(', ')})`);
+}
+
+export interface Body {
+  protobuf: Buffer;
+  json: Buffer;
+  spans: number;
+}
+
+export interface CeilingResult {
+  name: string;
+  encoding: 'protobuf' | 'json';
+  /** Median over the repetitions. */
+  spansPerCpuSecond: number;
+  reps: number[];
+  /** Body bytes per CPU second at the median (input size, not output). */
+  mbPerCpuSecond: number;
+}
+
+type Work = (body: Body) => number;
+
+/** Runs `work` over the bodies round-robin until `minCpuMs` of CPU is spent; returns spans per CPU second. */
+function measureOnce(bodies: Body[], encoding: 'protobuf' | 'json', work: Work, minCpuMs: number): { spansPerCpuSecond: number; bytesPerCpuSecond: number; sink: number } {
+  const start = process.cpuUsage();
+  let spans = 0;
+  let bytes = 0;
+  let sink = 0;
+  let cpuMs = 0;
+  let i = 0;
+  while (cpuMs < minCpuMs) {
+    for (let k = 0; k < bodies.length; k++, i++) {
+      const body = bodies[i % bodies.length]!;
+      sink += work(body);
+      spans += body.spans;
+      bytes += body[encoding].length;
+    }
+    const used = process.cpuUsage(start);
+    cpuMs = (used.user + used.system) / 1000;
+  }
+  return { spansPerCpuSecond: spans / (cpuMs / 1000), bytesPerCpuSecond: bytes / (cpuMs / 1000), sink };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function countSpans(traces: DecodedTraces): number {
+  return traces.spans.length;
+}
+
+function normalizeAll(traces: DecodedTraces, captureContent: boolean): number {
+  let events = 0;
+  for (const span of traces.spans) if (normalizeSpan(span, { captureContent })) events++;
+  return events;
+}
+
+/** The ceilings, each the median of `reps` repetitions after one discarded warm-up repetition. */
+export function measureCeilings(bodies: Body[], opts: { reps: number; minCpuMs: number }): CeilingResult[] {
+  const root = loadGeneratedRoot();
+  const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+  const cases: { name: string; encoding: 'protobuf' | 'json'; work: Work }[] = [
+    { name: 'raw: protobufjs decode (generated OTLP root)', encoding: 'protobuf', work: (b) => ExportTraceServiceRequest.decode(b.protobuf).resourceSpans?.length ?? 0 },
+    { name: 'mcpwatch decodeProtobufTraces', encoding: 'protobuf', work: (b) => countSpans(decodeProtobufTraces(b.protobuf)) },
+    { name: 'mcpwatch decodeProtobufTraces + normalizeSpan', encoding: 'protobuf', work: (b) => normalizeAll(decodeProtobufTraces(b.protobuf), false) },
+    { name: 'raw: JSON.parse (utf8 Buffer -> string -> parse)', encoding: 'json', work: (b) => (JSON.parse(b.json.toString('utf8')) as unknown) === null ? 0 : 1 },
+    { name: 'mcpwatch decodeJsonTraces', encoding: 'json', work: (b) => countSpans(decodeJsonTraces(b.json.toString('utf8'))) },
+    { name: 'mcpwatch decodeJsonTraces + normalizeSpan', encoding: 'json', work: (b) => normalizeAll(decodeJsonTraces(b.json.toString('utf8')), false) },
+  ];
+  const results: CeilingResult[] = [];
+  for (const c of cases) {
+    measureOnce(bodies, c.encoding, c.work, opts.minCpuMs);
+    const reps: number[] = [];
+    const mb: number[] = [];
+    for (let r = 0; r < opts.reps; r++) {
+      const once = measureOnce(bodies, c.encoding, c.work, opts.minCpuMs);
+      reps.push(once.spansPerCpuSecond);
+      mb.push(once.bytesPerCpuSecond / 1e6);
+    }
+    results.push({ name: c.name, encoding: c.encoding, spansPerCpuSecond: median(reps), reps, mbPerCpuSecond: median(mb) });
+  }
+  return results;
+}
