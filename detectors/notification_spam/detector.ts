@@ -145,18 +145,19 @@ class NotificationSpamDetector {
       now,
     );
     this.rollSession(s, now);
-    s.counts[idx] += 1;
+    const count = s.counts[idx]! + 1;
+    s.counts[idx] = count;
     s.lastEventId = e.id;
     if (e.traceId !== undefined) s.lastTraceId = e.traceId;
     const srv = this.serverState(e, now);
     this.rollServer(srv, now);
-    srv.totals[idx] += 1;
+    srv.totals[idx] = srv.totals[idx]! + 1;
 
     // Ceilings fire as soon as they are crossed, not when the window closes: detection within seconds.
     const ceiling = this.ctx.config.ceilings[cls];
-    if (s.counts[idx] > ceiling && (s.fired & (1 << idx)) === 0) {
+    if (count > ceiling && (s.fired & (1 << idx)) === 0) {
       s.fired |= 1 << idx;
-      const verdict = assess(s.counts[idx], undefined, { ceiling, zThreshold: Infinity, minValue: 0 });
+      const verdict = assess(count, undefined, { ceiling, zThreshold: Infinity, minValue: 0 });
       if (verdict) this.fireRate(s, cls, e, verdictEvidence(`${e.method} in this session within ${this.ctx.config.windowSeconds} s`, '', verdict, eventRef(e)), 'session');
     }
     if (cls === 'resources_updated') this.checkUri(e, s);
