@@ -3,6 +3,7 @@ import { stringify as toYaml } from 'yaml';
 import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
 import { EXIT } from './exit-codes.js';
 import { registerQueryCommands } from './commands/query.js';
+import { registerAlertCommands } from './commands/alerts.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerWrapCommand } from './commands/wrap.js';
 import { runDaemon } from './run-daemon.js';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   });
 
   registerQueryCommands(program);
+  registerAlertCommands(program);
   registerWrapCommand(program);
   registerProxyCommand(program);
   return program;
