@@ -44,6 +44,7 @@ export class NetworkReceiver implements Component {
   private readonly metadata = new Set(METADATA_ADDRESSES);
   private ssAvailable: boolean;
   private stopped = false;
+  private freshNext = false;
   readonly shutdown: () => Promise<void>;
 
   constructor(
@@ -79,11 +80,14 @@ export class NetworkReceiver implements Component {
   }
 
   sampleNow(): Promise<void> {
+    this.freshNext = true;
     return this.ticker.runOnce();
   }
 
   private async sample(now = Date.now()): Promise<void> {
-    const snap = this.registry.snapshot(Math.min(1000, (this.config.intervalSeconds * 1000) / 2), now);
+    // Receivers ticking together share one scan; an explicit sampleNow() always rescans.
+    const snap = this.registry.snapshot(this.freshNext ? 0 : Math.min(1000, (this.config.intervalSeconds * 1000) / 2), now);
+    this.freshNext = false;
     const out: HostEventDraft[] = [];
     const live = new Set<number>();
     for (const server of snap.servers) {

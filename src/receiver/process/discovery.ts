@@ -101,6 +101,10 @@ function clientName(argv: readonly string[], rules: DiscoveryRules): string | un
   if (/^(node|nodejs|bun)$/.test(exe) && argv[1] !== undefined) {
     const script = basename(argv[1]).replace(/\.(m?js|cjs)$/, '');
     if (rules.clientNames.includes(script)) return script;
+    // `node .../@anthropic-ai/claude-code/cli.js`, `node .../@openai/codex/bin/codex.js`.
+    const pkg = /(?:^|\/)(?:@anthropic-ai\/(claude)-code|@openai\/(codex))\//.exec(argv[1]);
+    const name = pkg?.[1] ?? pkg?.[2];
+    if (name !== undefined && rules.clientNames.includes(name)) return name;
   }
   return undefined;
 }

@@ -41,6 +41,7 @@ export class ProcessReceiver implements Component {
   private readonly state = new Map<string, ServerState>();
   /** Start times per server id, for restart loops; bounded by `maxServers` ids. */
   private readonly starts = new Map<string, number[]>();
+  private freshNext = false;
   readonly shutdown: () => Promise<void>;
 
   constructor(
@@ -75,13 +76,16 @@ export class ProcessReceiver implements Component {
     setImmediate(() => void this.ticker.runOnce());
   }
 
-  /** Takes one sample now. */
+  /** Takes one sample now, from a fresh scan. */
   sampleNow(): Promise<void> {
+    this.freshNext = true;
     return this.ticker.runOnce();
   }
 
   private sample(now = Date.now()): void {
-    const snap = this.registry.snapshot(Math.min(1000, (this.config.intervalSeconds * 1000) / 2), now);
+    // Receivers ticking together share one scan; an explicit sampleNow() always rescans.
+    const snap = this.registry.snapshot(this.freshNext ? 0 : Math.min(1000, (this.config.intervalSeconds * 1000) / 2), now);
+    this.freshNext = false;
     const out: HostEventDraft[] = [];
     const live = new Set<string>();
     for (const server of snap.servers) {
