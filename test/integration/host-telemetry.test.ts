@@ -172,7 +172,7 @@ describe('host telemetry with real processes', () => {
   it('reports nothing for the idle server beside it but samples (and root, when it runs as root)', async () => {
     // Give the receivers several more samples in which the idle server could misbehave.
     await new Promise((r) => setTimeout(r, 800));
-    const actions = new Set(of('host-idle').map((e) => `${e.kind}:${e.action}`));
+    const actions = new Set(of('host-idle').map((e) => `${e.kind}:${e.kind === 'mcp' ? e.method : e.action}`));
     const allowed = new Set(['process:sample', ...(process.geteuid!() === 0 ? ['process:root'] : [])]);
     expect([...actions].filter((a) => !allowed.has(a))).toEqual([]);
     expect(actions.has('process:sample')).toBe(true);
