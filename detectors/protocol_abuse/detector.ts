@@ -101,7 +101,8 @@ const protocolAbuse: DetectorModule<ProtocolAbuseConfig> = {
       if (!params) return;
       const message = typeof params['message'] === 'string' ? params['message'] : '';
       const schemaText = strings(params['requestedSchema']).join(' ');
-      const ask = SECRET_ASK.exec(`${message} ${schemaText}`);
+      // Schema property names are snake_case or camelCase (`aws_secret_access_key`, `apiToken`): split them into words.
+      const ask = SECRET_ASK.exec(`${message} ${schemaText}`.replace(/[_-]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2'));
       if (ask) fire(e, 'high', 'elicitation_secret', 'elicitation asks the user for a secret', ask[0], 'no secrets requested through elicitation', { message: message.slice(0, 300) });
       const urls = [...(typeof params['url'] === 'string' ? [params['url']] : []), ...(message.match(URL_RE) ?? [])].slice(0, 8);
       for (const url of urls) {

@@ -29,6 +29,8 @@ interface Candidate {
 function pathCandidates(content: unknown, out: Candidate[] = [], where = 'arguments', depth = 0): Candidate[] {
   if (depth > 8 || out.length >= 64) return out;
   if (typeof content === 'string') {
+    // URLs with a scheme other than file: name remote resources (egress is the exfiltration detector's).
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(content) && !/^file:/i.test(content)) return out;
     if (content.length <= 4096 && (PATH_KEY.test(where.split('.').pop() ?? '') || PATH_SHAPE.test(content))) out.push({ where, value: content });
   } else if (Array.isArray(content)) {
     content.slice(0, 64).forEach((v, i) => pathCandidates(v, out, `${where}[${i}]`.replace(/\[\d+\]$/, ''), depth + 1));
