@@ -269,7 +269,9 @@ function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayl
   // Outcome.
   const errorType = str(a[OTEL.errorType]);
   const jsonRpcErrorCode = errorCode(a[OTEL.rpcResponseStatusCode]) ?? errorCode(a[OTEL.rpcJsonrpcErrorCode]) ?? negative(errorCode(errorType));
-  const args = argumentsPayload(r, a, opts, maxPayload);
+  // The taps fingerprint payloads in their own process; recomputing here would only cost hot-path time.
+  const tapFingerprintsArgs = a[MCPWATCH.argumentsFingerprint] !== undefined && !opts.captureContent;
+  const args = tapFingerprintsArgs ? undefined : argumentsPayload(r, a, opts, maxPayload);
   const result = resultPayload(r, a, opts, maxPayload);
   const toolIsError =
     errorType === OTEL_VALUES.toolError || r.isError === true || a[MCPWATCH.toolIsError] === true || result?.isError === true;
@@ -591,22 +593,37 @@ function resultPayload(r: Recognised, a: Attributes, opts: NormalizeOptions, max
   return output.value !== undefined ? payloadOfValue(output.value, opts) : payloadOfRaw(output.raw, opts);
 }
 
+/**
+ * Payloads up to this many characters are fingerprinted over canonical JSON (key order does not matter,
+ * so the same arguments match across instrumentations); larger ones over the JSON text as sent, because
+ * parsing and re-serialising a large payload costs several times the hash on the ingest hot path.
+ */
+export const CANONICAL_FINGERPRINT_MAX_CHARS = 2048;
+
+const IS_ERROR_TRUE = /"isError"\s*:\s*true/;
+
 function payloadOfAttribute(v: AttributeValue, opts: NormalizeOptions, maxPayload: number): Payload {
-  if (typeof v === 'string') {
-    const parsed = parseBounded(v, maxPayload);
-    if (!parsed || parsed.opaque) return { info: { size: Buffer.byteLength(v) } };
-    if (parsed.value === undefined) return payloadOfRaw(v, opts);
-    // Size is that of the text as sent; the fingerprint is over canonical JSON so key order does not matter.
-    const p = payloadOfValue(parsed.value, opts);
-    p.info.size = Buffer.byteLength(v);
-    return p;
+  if (typeof v !== 'string') return payloadOfValue(v, opts);
+  const size = Buffer.byteLength(v);
+  if (v.length > maxPayload) return { info: { size } };
+  if (v.length > CANONICAL_FINGERPRINT_MAX_CHARS && !opts.captureContent) {
+    const info: PayloadInfo = { size, fingerprint: fingerprint(v) };
+    // Unescaped `"isError":true` can only be JSON structure, never text inside a string value.
+    return IS_ERROR_TRUE.test(v) ? { info, isError: true } : { info };
   }
-  return payloadOfValue(v, opts);
+  const parsed = parseBounded(v, maxPayload);
+  if (!parsed || parsed.opaque) return { info: { size } };
+  if (parsed.value === undefined) return payloadOfRaw(v, opts);
+  const p = payloadOfValue(parsed.value, opts, v);
+  p.info.size = size;
+  return p;
 }
 
-function payloadOfValue(value: unknown, opts: NormalizeOptions): Payload {
-  const text = canonicalJson(value, 0);
-  const info: PayloadInfo = { size: Buffer.byteLength(text), fingerprint: fingerprint(text) };
+/** `text`: the JSON text the value was parsed from, when there is one. */
+function payloadOfValue(value: unknown, opts: NormalizeOptions, text?: string): Payload {
+  const sent = text ?? JSON.stringify(plain(value)) ?? 'null';
+  const canonical = sent.length <= CANONICAL_FINGERPRINT_MAX_CHARS ? canonicalJson(value, 0) : sent;
+  const info: PayloadInfo = { size: Buffer.byteLength(sent), fingerprint: fingerprint(canonical) };
   if (opts.captureContent) info.content = maskSecrets(plain(value));
   const rec = asRecord(value);
   return rec && typeof rec['isError'] === 'boolean' ? { info, isError: rec['isError'] } : { info };

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { AttributeValue, Attributes, DecodedSpan } from '../../src/receiver/otlp/span.js';
 import type { McpEvent, McpTrafficEvent } from '../../src/pipeline/events.js';
-import { methodLabel, normalizeSpan } from '../../src/pipeline/normalize.js';
+import { CANONICAL_FINGERPRINT_MAX_CHARS, methodLabel, normalizeSpan } from '../../src/pipeline/normalize.js';
 import { NormalizeProcessor } from '../../src/pipeline/normalize-processor.js';
 import { SinkConsumer } from '../../src/component/component.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
@@ -263,6 +264,30 @@ describe('payloads', () => {
     const ev = event(span, ON);
     expect(ev.arguments).toMatchObject({ size: 9, content: '{not json' });
     expect(ev.arguments?.fingerprint).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('fingerprints a large payload over its text as sent, the same with capture on or off', () => {
+    const span = structuredClone(semconv.span('tools/call get_weather#0'));
+    const big = JSON.stringify({ b: 'x'.repeat(CANONICAL_FINGERPRINT_MAX_CHARS), a: 1 });
+    span.attributes['gen_ai.tool.call.arguments'] = big;
+    const expected = createHash('sha256').update(big).digest('hex').slice(0, 32);
+    expect(event(span).arguments).toEqual({ size: big.length, fingerprint: expected });
+    expect(event(span, ON).arguments).toMatchObject({ size: big.length, fingerprint: expected, content: { a: 1 } });
+  });
+
+  it('finds isError in a large result without parsing it', () => {
+    const span = structuredClone(semconv.span('tools/call get_weather#0'));
+    span.attributes['gen_ai.tool.call.result'] = JSON.stringify({ content: [{ type: 'text', text: 'y'.repeat(5000) }], isError: true });
+    expect(event(span).outcome).toBe('tool_error');
+    span.attributes['gen_ai.tool.call.result'] = JSON.stringify({ content: [{ type: 'text', text: '"isError":true'.repeat(400) }] });
+    expect(event(span).outcome).toBe('ok');
+  });
+
+  it("uses the tap's size and fingerprint instead of computing them", () => {
+    const span = structuredClone(semconv.span('tools/call get_weather#0'));
+    span.attributes['mcpwatch.arguments.size'] = 17;
+    span.attributes['mcpwatch.arguments.fingerprint'] = 'f'.repeat(32);
+    expect(event(span).arguments).toEqual({ size: 17, fingerprint: 'f'.repeat(32) });
   });
 
   it('reads tool_error from a semconv result with isError, and structured (kvlist) arguments', () => {
