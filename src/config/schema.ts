@@ -317,7 +317,16 @@ export const alertsSchema = z
     /** Base URL of this daemon's admin API, used as `generatorURL` / `externalURL` in Alertmanager bodies. */
     externalUrl: httpUrl.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((alerts, ctx) => {
+    alerts.routes.forEach((route, i) =>
+      route.sinks.forEach((name, j) => {
+        if (!(name in alerts.sinks)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'sinks', j], message: `no sink named "${name}" in alerts.sinks` });
+        }
+      }),
+    );
+  });
 
 export const configSchema = z
   .object({

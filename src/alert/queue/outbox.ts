@@ -67,7 +67,9 @@ export class Outbox {
     }
     this.handle = await open(this.file, 'a', 0o600);
     this.bytes = Buffer.byteLength(text);
-    if (this.entries.size === 0 && this.bytes > 0) await this.rewrite();
+    // A torn last line must go before anything is appended after it, or the next record would be glued to
+    // it and lost; rewriting from the replayed state also drops finished jobs.
+    if (this.bytes > 0 && (this.entries.size === 0 || !text.endsWith('\n'))) await this.rewrite();
   }
 
   /** Records jobs durably (fsync) and resolves after. Jobs already held are not added twice. */
