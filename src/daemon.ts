@@ -19,6 +19,8 @@ import { AlertManager } from './alert/manager.js';
 import { alertRoutes } from './alert/api-routes.js';
 import { DetectorEngine } from './detect/engine.js';
 import { RecordingAlertPublisher } from './detect/recording-publisher.js';
+import { AuditLog } from './audit/audit-log.js';
+import { withServerRegistry } from './detect/server-registry-settings.js';
 
 export interface DaemonOptions {
   logger?: Logger;
@@ -88,7 +90,7 @@ export class Daemon {
       });
     }
     this.detectors = new DetectorEngine({
-      section: config.detectors,
+      section: withServerRegistry(config.detectors, config.servers),
       publisher: manager ?? this.recordedAlerts!,
       logger: this.logger.child({ component: 'detectors' }),
       metrics: this.metrics,
@@ -110,6 +112,12 @@ export class Daemon {
     // After admin, before the pipeline: shut down after the queue drained, so the last events are learned
     // from and the learned state written.
     this.lifecycle.add('detectors', this.detectors);
+    if (config.store.audit.enabled) {
+      // An observer beside the store; shut down after the queue drained, so the last actions are written.
+      const audit = new AuditLog({ config: config.store.audit, captureContent: config.store.captureContent, logger: this.logger.child({ component: 'audit' }) });
+      this.events.add(audit);
+      this.lifecycle.add('audit', audit);
+    }
     this.lifecycle.add('pipeline', this.pipelineComponent());
     if (config.receivers.otlp.enabled) {
       const settings: CreateSettings = {

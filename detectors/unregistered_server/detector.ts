@@ -10,8 +10,8 @@ const registeredServer = z
     executable: z.string().optional(),
     packageVersion: z.string().optional(),
     roots: z.array(z.string()).optional(),
-  })
-  .strict();
+  });
+// Not strict: registry entries gain fields (roots, ...) for other components; unknown ones are ignored here.
 
 export const unregisteredServerConfigSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditLogSchema } from '../audit/audit-config.js';
 import { detectorsSectionSchema } from '../detect/settings.js';
 
 /**
@@ -48,6 +49,8 @@ export const storeSchema = z
     maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
     /** Keep tool arguments and results in events (opt-in; secrets are masked first). */
     captureContent: z.boolean().default(false),
+    /** Append-only JSON Lines audit log of every MCP action (src/audit/audit-config.ts). */
+    audit: auditLogSchema.default(auditLogSchema.parse({})),
   })
   .strict();
 
