@@ -23,6 +23,8 @@ export const eventSpecSchema = z
     /** Emit this event `repeat` times, `every` ms apart (floods, learning periods). */
     repeat: z.number().int().min(1).max(1_000_000).default(1),
     every: z.number().min(0).default(1000),
+    /** With `repeat`: each copy is its own trace (`traceId`, `spanId` and `parentSpanId` get `-<i>` appended). */
+    traceEach: z.boolean().default(false),
     kind: z.enum(['mcp', 'process', 'file', 'network']).default('mcp'),
     /** Server name (the id is the name unless `serverId` is given). */
     server: z.string().default('srv'),
@@ -96,9 +98,13 @@ function buildEvent(spec: z.output<typeof eventSpecSchema>, time: number, i: num
     time,
     server: { id: spec.serverId ?? spec.server, name: spec.server, ...(spec.pid !== undefined ? { pid: spec.pid } : {}) },
     traceId: spec.traceId ?? (spec.kind === 'mcp' ? `${seq.toString(16).padStart(32, '0')}` : undefined),
-    spanId: spec.spanId ?? (spec.repeat > 1 || spec.kind !== 'mcp' ? `${seq.toString(16).padStart(16, '0')}` : `${seq.toString(16).padStart(16, '0')}`),
+    spanId: spec.spanId ?? seq.toString(16).padStart(16, '0'),
   };
-  if (spec.traceId !== undefined && spec.repeat > 1 && spec.spanId !== undefined) base.spanId = `${spec.spanId}-${i}`;
+  if (spec.traceEach) {
+    if (spec.traceId !== undefined) base.traceId = `${spec.traceId}-${i}`;
+    if (spec.spanId !== undefined) base.spanId = `${spec.spanId}-${i}`;
+    if (spec.parentSpanId !== undefined) spec = { ...spec, parentSpanId: `${spec.parentSpanId}-${i}` };
+  } else if (spec.traceId !== undefined && spec.repeat > 1 && spec.spanId !== undefined) base.spanId = `${spec.spanId}-${i}`;
   switch (spec.kind) {
     case 'mcp': {
       const method = spec.method ?? 'tools/call';
