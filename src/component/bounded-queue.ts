@@ -1,4 +1,4 @@
-import type { Consumer } from './component.js';
+import type { BatchMeta, Consumer } from './component.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 export interface BoundedQueueOptions<T> {
@@ -6,6 +6,11 @@ export interface BoundedQueueOptions<T> {
   name: string;
   /** Most items held at once; a batch that would exceed it is refused whole. */
   capacity: number;
+  /**
+   * Most bytes held at once, counted from each batch's `meta.bytes` (batches without it count 0). Item
+   * counts alone do not bound memory when item sizes vary a hundredfold.
+   */
+  capacityBytes?: number;
   /** How many items a batch counts for (a span batch counts its spans). */
   sizeOf?: (batch: readonly T[]) => number;
   metrics: Metrics;
@@ -20,8 +25,9 @@ export interface BoundedQueueOptions<T> {
  * stage refuses or throws, or when shutdown's deadline passes with items still queued.
  */
 export class BoundedQueue<T> implements Consumer<T> {
-  private readonly batches: (readonly T[])[] = [];
+  private readonly batches: { items: readonly T[]; n: number; bytes: number }[] = [];
   private held = 0;
+  private heldBytes = 0;
   private scheduled = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -40,19 +46,26 @@ export class BoundedQueue<T> implements Consumer<T> {
     return this.held;
   }
 
-  hasRoomFor(n: number): boolean {
-    return !this.closed && this.held + n <= this.opts.capacity;
+  /** Bytes currently waiting (as declared by producers). */
+  get sizeBytes(): number {
+    return this.heldBytes;
   }
 
-  consume(batch: readonly T[]): boolean {
+  hasRoomFor(n: number, bytes = 0): boolean {
+    return !this.closed && this.fits(n, bytes);
+  }
+
+  consume(batch: readonly T[], meta?: BatchMeta): boolean {
     const n = this.sizeOf(batch);
+    const bytes = meta?.bytes ?? 0;
     const labels = { queue: this.opts.name };
-    if (this.closed || this.held + n > this.opts.capacity) {
+    if (this.closed || !this.fits(n, bytes)) {
       this.opts.metrics.queueRefused.inc(labels, n);
       return false;
     }
-    this.batches.push(batch);
+    this.batches.push({ items: batch, n, bytes });
     this.held += n;
+    this.heldBytes += bytes;
     this.opts.metrics.queueAccepted.inc(labels, n);
     this.opts.metrics.queueSize.set(labels, this.held);
     this.schedule();
@@ -74,8 +87,15 @@ export class BoundedQueue<T> implements Consumer<T> {
       this.opts.metrics.queueDropped.inc({ queue: this.opts.name }, this.held);
       this.batches.length = 0;
       this.held = 0;
+      this.heldBytes = 0;
       this.opts.metrics.queueSize.set({ queue: this.opts.name }, 0);
     }
+  }
+
+  private fits(n: number, bytes: number): boolean {
+    if (this.held + n > this.opts.capacity) return false;
+    // An empty queue takes any one batch, so a batch larger than the byte budget is not refused forever.
+    return this.opts.capacityBytes === undefined || this.heldBytes === 0 || this.heldBytes + bytes <= this.opts.capacityBytes;
   }
 
   private schedule(): void {
@@ -90,12 +110,12 @@ export class BoundedQueue<T> implements Consumer<T> {
     // Bound the work per turn so HTTP handlers and timers keep running under a backlog.
     const started = performance.now();
     while (this.batches.length > 0 && performance.now() - started < 20) {
-      const batch = this.batches.shift()!;
-      const n = this.sizeOf(batch);
+      const { items, n, bytes } = this.batches.shift()!;
       this.held -= n;
+      this.heldBytes -= bytes;
       let taken = false;
       try {
-        taken = this.next.consume(batch);
+        taken = this.next.consume(items, { bytes });
       } catch {
         taken = false;
       }

@@ -26,9 +26,15 @@ export interface Component {
  * taken; `false` is back-pressure (the caller answers its sender with "retry later"), never data loss.
  */
 export interface Consumer<T> {
-  consume(batch: readonly T[]): boolean;
-  /** Whether a batch of `n` items would be taken now; lets a receiver refuse before reading a body. */
-  hasRoomFor?(n: number): boolean;
+  consume(batch: readonly T[], meta?: BatchMeta): boolean;
+  /** Whether a batch of `n` items (`bytes` big) would be taken now; lets a receiver refuse before reading a body. */
+  hasRoomFor?(n: number, bytes?: number): boolean;
+}
+
+/** What the producer knows about a batch that is costly to recompute downstream. */
+export interface BatchMeta {
+  /** Wire size of the batch (the decompressed request body), the basis of byte-bounded queues. */
+  bytes?: number;
 }
 
 export interface CreateSettings {

@@ -57,7 +57,12 @@ export const storeSchema = z
 export const pipelineSchema = z
   .object({
     /** Spans waiting between the receivers and normalization; a full queue answers senders 503. */
-    queueCapacitySpans: z.number().int().positive().default(200_000),
+    queueCapacitySpans: z.number().int().positive().default(50_000),
+    /**
+     * Request-body bytes (after decompression) waiting between the receivers and normalization; the
+     * bound that holds memory when spans are large. Decoded spans take roughly 2-3x their wire size.
+     */
+    queueCapacityBytes: z.number().int().positive().default(64 * 1024 * 1024),
     /** How long shutdown waits for queued spans to be processed. */
     drainTimeoutSeconds: z.number().positive().default(5),
   })

@@ -193,6 +193,19 @@ describe('OtlpHttpReceiver: refusals per the OTLP/HTTP spec', () => {
     expect(await metricSum(metrics, 'mcpwatch_receiver_refused_spans_total', { reason: 'pipeline_full' })).toBe(20);
   });
 
+  it('passes the decompressed body size downstream and asks for room with the declared size first', async () => {
+    const seen: { room?: [number, number | undefined]; bytes?: number } = {};
+    const spy: Consumer<DecodedSpan> = {
+      hasRoomFor: (n, bytes) => ((seen.room = [n, bytes]), true),
+      consume: (_batch, meta) => ((seen.bytes = meta?.bytes), true),
+    };
+    const { url } = await startReceiver({}, spy);
+    const gz = gzipSync(PROTO);
+    expect((await post(url, gz, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' })).status).toBe(200);
+    expect(seen.room).toEqual([1, gz.length]);
+    expect(seen.bytes).toBe(PROTO.length);
+  });
+
   it('401 without a valid bearer token when one is configured', async () => {
     const token = 'correct-horse-battery-staple';
     const { url } = await startReceiver({ auth: { bearerToken: token } });

@@ -90,3 +90,31 @@ describe('BoundedQueue', () => {
     expect(await counter(metrics, 'mcpwatch_queue_dropped_total')).toBeGreaterThan(0);
   });
 });
+
+describe('BoundedQueue byte bound', () => {
+  it('refuses a batch that would pass capacityBytes, but always takes one batch into an empty queue', async () => {
+    const metrics = new Metrics();
+    const sink = new SinkConsumer<number>();
+    const q = new BoundedQueue({ name: 'b', capacity: 1000, capacityBytes: 100, metrics }, sink);
+    expect(q.hasRoomFor(1, 500)).toBe(true); // empty: an oversize batch still fits alone
+    expect(q.consume([1], { bytes: 500 })).toBe(true);
+    expect(q.hasRoomFor(1, 1)).toBe(false);
+    expect(q.consume([2], { bytes: 1 })).toBe(false);
+    await q.close(1000);
+    expect(sink.items).toEqual([1]);
+    expect(q.sizeBytes).toBe(0);
+  });
+
+  it('frees bytes as batches are handed on', async () => {
+    const metrics = new Metrics();
+    const sink = new SinkConsumer<number>();
+    const q = new BoundedQueue({ name: 'b', capacity: 1000, capacityBytes: 100, metrics }, sink);
+    expect(q.consume([1], { bytes: 60 })).toBe(true);
+    expect(q.consume([2], { bytes: 60 })).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(q.sizeBytes).toBe(0);
+    expect(q.consume([2], { bytes: 60 })).toBe(true);
+    await q.close(1000);
+    expect(sink.items).toEqual([1, 2]);
+  });
+});

@@ -172,7 +172,7 @@ export class OtlpHttpReceiver implements Component {
       ) {
         throw new PipelineError('MCPW_ERR_OVER_BUDGET', 'mcpwatch is over its in-flight request budget; retry after the Retry-After delay');
       }
-      if (this.next.hasRoomFor && !this.next.hasRoomFor(1)) {
+      if (this.next.hasRoomFor && !this.next.hasRoomFor(1, declared)) {
         throw new PipelineError('MCPW_ERR_PIPELINE_FULL', 'the processing queue is full; retry after the Retry-After delay');
       }
 
@@ -181,9 +181,11 @@ export class OtlpHttpReceiver implements Component {
       this.inflightBytes += declared;
       this.settings.metrics.receiverInflightRequests.set({ receiver: 'otlp' }, this.inflightRequests);
       let traces: DecodedTraces;
+      let bodyBytes: number;
       try {
         const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes);
-        this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, body.length);
+        bodyBytes = body.length;
+        this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, bodyBytes);
         traces = decode(encoding, body);
       } finally {
         this.inflightRequests -= 1;
@@ -191,7 +193,7 @@ export class OtlpHttpReceiver implements Component {
         this.settings.metrics.receiverInflightRequests.set({ receiver: 'otlp' }, this.inflightRequests);
       }
 
-      if (traces.spans.length > 0 && !this.next.consume(traces.spans)) {
+      if (traces.spans.length > 0 && !this.next.consume(traces.spans, { bytes: bodyBytes })) {
         this.settings.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', reason: 'pipeline_full' }, traces.spans.length);
         throw new PipelineError('MCPW_ERR_PIPELINE_FULL', 'the processing queue is full; retry after the Retry-After delay');
       }
