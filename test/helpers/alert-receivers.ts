@@ -148,3 +148,70 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 export function tempDir(prefix = 'mcpwatch-alert-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** Deletes every key of a test's BullMQ prefix from the shared Redis. */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Checks a body the way Slack's incoming webhooks do (documented limits), returning the problems. Also
+ * flags what escaping must prevent: a mention or link that did not come from mcpwatch itself.
+ */
+export function slackProblems(body: unknown, allowedLinkPrefix: string): string[] {
+  const p: string[] = [];
+  if (typeof body !== 'object' || body === null) return ['invalid_payload: not JSON'];
+  const b = body as { text?: unknown; blocks?: unknown };
+  if (typeof b.text !== 'string' || b.text === '') p.push('no_text');
+  else if (b.text.length > 40_000) p.push('text over 40000');
+  const texts: string[] = typeof b.text === 'string' ? [b.text] : [];
+  if (b.blocks !== undefined) {
+    if (!Array.isArray(b.blocks)) p.push('invalid_blocks: not an array');
+    else {
+      if (b.blocks.length > 50) p.push('invalid_blocks: more than 50 blocks');
+      for (const block of b.blocks as Record<string, unknown>[]) {
+        const type = block.type;
+        if (type === 'section') {
+          const t = block.text as { type?: string; text?: string } | undefined;
+          const fields = block.fields as { type?: string; text?: string }[] | undefined;
+          if (!t && !fields) p.push('invalid_blocks: section without text or fields');
+          if (t) {
+            if (t.type !== 'mrkdwn' && t.type !== 'plain_text') p.push('invalid_blocks: bad text type');
+            if (typeof t.text !== 'string' || t.text.length === 0 || t.text.length > 3000) p.push(`invalid_blocks: section text length ${t.text?.length}`);
+            else texts.push(t.text);
+          }
+          if (fields) {
+            if (fields.length > 10) p.push('invalid_blocks: more than 10 fields');
+            for (const f of fields) {
+              if (typeof f.text !== 'string' || f.text.length > 2000) p.push('invalid_blocks: field text');
+              else texts.push(f.text);
+            }
+          }
+        } else if (type === 'context') {
+          const els = block.elements as { text?: string }[] | undefined;
+          if (!Array.isArray(els) || els.length === 0 || els.length > 10) p.push('invalid_blocks: context elements');
+          else for (const e of els) if (typeof e.text === 'string') texts.push(e.text);
+        } else if (type !== 'divider' && type !== 'header') p.push(`invalid_blocks: unknown block type ${String(type)}`);
+      }
+    }
+  }
+  for (const t of texts) {
+    for (const m of t.matchAll(/<([^>]*)>/g)) {
+      const inner = m[1]!;
+      if (inner.startsWith('!') || inner.startsWith('@') || inner.startsWith('#')) p.push(`unescaped mention ${inner}`);
+      else if (!inner.startsWith(allowedLinkPrefix)) p.push(`link not from mcpwatch: ${inner}`);
+    }
+  }
+  return p;
+}
