@@ -56,9 +56,16 @@ export class NormalizeProcessor implements Consumer<DecodedSpan> {
     }
     if (events.length > 0 && !this.downstream.events.consume(events)) return false;
     // Counted once the events are accepted, so a refused-and-retried batch is not counted twice.
+    // One counter update per label set, not per event: prom-client hashes the labels on every inc().
+    const counts = new Map<string, { method: string; flavour: string; n: number }>();
     for (const event of events) {
-      if (event.kind === 'mcp') metrics.normalizedEvents.inc({ method: methodLabel(event.method), flavour: event.flavour });
+      if (event.kind !== 'mcp') continue;
+      const key = `${event.method}\u0000${event.flavour}`;
+      const c = counts.get(key);
+      if (c) c.n += 1;
+      else counts.set(key, { method: event.method, flavour: event.flavour, n: 1 });
     }
+    for (const c of counts.values()) metrics.normalizedEvents.inc({ method: methodLabel(c.method), flavour: c.flavour }, c.n);
     if (nonMcp > 0) metrics.nonMcpSpans.inc(nonMcp);
     if (!this.downstream.spans.consume(batch) && this.logOnce.shouldLog('spans-refused')) {
       this.opts.logger.warn({ spans: batch.length }, 'span consumer refused a batch after its MCP events were delivered; spans dropped from trace queries');
