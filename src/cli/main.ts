@@ -6,9 +6,17 @@ import { registerQueryCommands } from './commands/query.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerWrapCommand } from './commands/wrap.js';
+import { registerDetectorsCommand } from './commands/detectors.js';
+import { validateDetectorSettings } from '../detect/factory.js';
 import { runDaemon } from './run-daemon.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Detector settings need the detectors' own schemas (loaded from disk): a typo fails like any config error (78). */
+async function checkDetectorSettings(config: ReturnType<typeof loadConfig>): Promise<void> {
+  const problems = await validateDetectorSettings(config.detectors);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
 
 /** Builds the `mcpwatch` command tree; exported so tests can drive it in-process. */
 export function buildProgram(): Command {
@@ -37,6 +45,7 @@ export function buildProgram(): Command {
       ),
   ).action(async (opts: { config: string[]; set: string[] }) => {
     const config = loadConfig({ files: opts.config, set: opts.set });
+    await checkDetectorSettings(config);
     process.exitCode = await runDaemon(config);
   });
 
@@ -45,8 +54,8 @@ export function buildProgram(): Command {
       .command('validate')
       .description('Check a configuration (schema, listeners, secrets files) without starting anything; exit 78 if invalid.')
       .addHelpText('after', '\nExample:\n  mcpwatch validate --config mcpwatch.yaml'),
-  ).action((opts: { config: string[]; set: string[] }) => {
-    loadConfig({ files: opts.config, set: opts.set });
+  ).action(async (opts: { config: string[]; set: string[] }) => {
+    await checkDetectorSettings(loadConfig({ files: opts.config, set: opts.set }));
     process.stdout.write(`configuration is valid${opts.config.length ? ` (${opts.config.join(', ')})` : ' (embedded defaults)'}\n`);
   });
 
@@ -62,6 +71,7 @@ export function buildProgram(): Command {
 
   registerQueryCommands(program);
   registerAlertCommands(program);
+  registerDetectorsCommand(program);
   registerWrapCommand(program);
   registerProxyCommand(program);
   return program;
