@@ -47,14 +47,16 @@ function validateSync(config: DetectorsSection, path: string): string[] {
  * start-up, so a typo fails fast with exit 78 and a sentence such as `detectors.dos.windowSeconds: ...`.
  */
 export async function validateDetectorSettings(config: DetectorsSection, path = 'detectors'): Promise<string[]> {
-  const problems = validateSync(config, path);
-  if (problems.length > 0) return problems;
+  const sync = validateSync(config, path);
+  if (sync.some((p) => p.startsWith(`${path}.${ENGINE_KEY}.directory:`))) return sync;
   let loaded;
   try {
     loaded = await loadDetectors(config[ENGINE_KEY].directory ?? defaultDetectorsDirectory());
   } catch (err) {
     return [`${path}.${ENGINE_KEY}.directory: ${(err as Error).message}`];
   }
+  // Unknown ids from the file-system pass; everything per detector (engine-handled and own settings) from its schema.
+  const problems = sync.filter((p) => p.includes(': no such detector ('));
   for (const d of loaded) problems.push(...resolveDetectorSettings(d.manifest, d.module.configSchema, config[d.id]).problems);
   return problems;
 }
