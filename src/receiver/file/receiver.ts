@@ -315,7 +315,8 @@ export class FileReceiver implements Component {
         p.canary.armedAtimeMs = undefined;
       }
     }
-    const snap = this.registry.snapshot(0);
+    // Shared with the other receivers when they ticked within the last second.
+    const snap = this.registry.snapshot(Math.min(1000, (this.config.sampleIntervalSeconds * 1000) / 2));
     this.sampleOpenFiles(snap);
     const baseline = new Map<string, { read: number; write: number }>();
     for (const server of snap.servers) {
