@@ -14,43 +14,24 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'host');
 const SEND_BYTES = 12_345;
 
-function spawnFixture(script: string, env: Record<string, string>): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn(process.execPath, [join(FIXTURES, script)], { env: { ...process.env, ...env }, stdio: 'pipe' });
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Runs a fixture server under `mcpwatch wrap` (the stdio tap), as a user would run an MCP server; the tap's
+ * spans carry the server's `process.pid`, which is how the registry learns it.
+ */
+function spawnWrapped(script: string, name: string, otlpPort: number, env: Record<string, string>): Promise<ChildProcessWithoutNullStreams> {
+  const args = ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'bin.ts'), 'wrap', '--name', name, '--endpoint', `127.0.0.1:${otlpPort}`, '--', process.execPath, join(FIXTURES, script)];
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`mcpwatch wrap exited with ${code}`)));
     child.stdout.once('data', () => resolve(child));
   });
 }
 
-/** An OTLP/JSON span of a `tools/call` recorded by the server with pid `pid`: how taps and SDKs register a server. */
-function spanFrom(pid: number, name: string): string {
-  const now = BigInt(Date.now()) * 1_000_000n;
-  return JSON.stringify({
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: name } }, { key: 'process.pid', value: { intValue: pid } }] },
-        scopeSpans: [
-          {
-            spans: [
-              {
-                traceId: Buffer.from(`${name}-trace-${pid}`.padEnd(16, 'x').slice(0, 16)).toString('hex'),
-                spanId: Buffer.from(`${pid}`.padEnd(8, 'y').slice(0, 8)).toString('hex'),
-                name: 'tools/call read_file',
-                kind: 2,
-                startTimeUnixNano: String(now),
-                endTimeUnixNano: String(now + 1_000_000n),
-                attributes: [
-                  { key: 'mcp.method.name', value: { stringValue: 'tools/call' } },
-                  { key: 'gen_ai.tool.name', value: { stringValue: 'read_file' } },
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  });
-}
+/** A JSON-RPC notification through the tap: the tap records it as a span of this server. */
+const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n';
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
   const t0 = Date.now();
@@ -73,6 +54,8 @@ describe('host telemetry with real processes', () => {
   let idle: ChildProcessWithoutNullStreams;
   let acts: { canaryBytes: number; shPid: number; listenPort: number };
   let targetPort = 0;
+  /** The fixture's own pid (a child of `mcpwatch wrap`). */
+  let fixturePid = 0;
 
   beforeAll(async () => {
     target = createServer((s) => s.on('data', (d: Buffer) => (received += d.length)));
@@ -92,13 +75,14 @@ describe('host telemetry with real processes', () => {
     );
     daemon.events.add(sink);
     await daemon.start();
-    busy = await spawnFixture('fixture-server.mjs', { CANARY_PATH: canaryPath, TARGET_PORT: String(targetPort), SEND_BYTES: String(SEND_BYTES), HOME: home });
-    idle = await spawnFixture('idle-server.mjs', { HOME: home });
-    const otlp = `http://127.0.0.1:${daemon.otlpAddress()!.port}/v1/traces`;
-    for (const [child, name] of [[busy, 'host-fixture'], [idle, 'host-idle']] as const) {
-      const res = await fetch(otlp, { method: 'POST', headers: { 'content-type': 'application/json' }, body: spanFrom(child.pid!, name) });
-      expect(res.status).toBe(200);
-    }
+    const otlpPort = daemon.otlpAddress()!.port;
+    busy = await spawnWrapped('fixture-server.mjs', 'host-fixture', otlpPort, { CANARY_PATH: canaryPath, TARGET_PORT: String(targetPort), SEND_BYTES: String(SEND_BYTES), HOME: home });
+    idle = await spawnWrapped('idle-server.mjs', 'host-idle', otlpPort, { HOME: home });
+    busy.stdin.write(INITIALIZED);
+    idle.stdin.write(INITIALIZED);
+    await until('both wrapped servers registered from the tap spans', () => (daemon.host!.registry.list().length === 2 ? true : undefined));
+    const fixture = daemon.host!.registry.list().find((s) => s.identity.name === 'host-fixture')!;
+    fixturePid = fixture.rootPid;
     // Both servers sampled once (their baseline) before the busy one acts.
     await until('first samples of both servers', () => {
       const sampled = new Set(sink.items.filter((e) => e.kind === 'process' && e.action === 'sample').map((e) => e.server.name));
@@ -107,7 +91,7 @@ describe('host telemetry with real processes', () => {
     const line = new Promise<string>((r) => busy.stdout.once('data', (d: Buffer) => r(d.toString())));
     busy.stdin.write('go\n');
     acts = JSON.parse(await line) as typeof acts;
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     busy?.stdin.end();
@@ -119,7 +103,7 @@ describe('host telemetry with real processes', () => {
 
   const of = (name: string) => sink.items.filter((e) => e.server.name === name && e.kind !== 'mcp');
 
-  it('identifies both servers from their span resources (process.pid), as registered', () => {
+  it('identifies both servers from the wrap tap spans (process.pid of the wrapped child), as registered', () => {
     const servers = daemon.host!.registry.list();
     expect(servers.map((s) => s.identity.name).sort()).toEqual(['host-fixture', 'host-idle']);
     for (const s of servers) expect([s.source, s.registered]).toEqual(['span', true]);
@@ -127,7 +111,7 @@ describe('host telemetry with real processes', () => {
 
   it('reports the sh -c exec of the busy server with pid, ppid, argv and uid', async () => {
     const exec = await until('exec event', () => of('host-fixture').find((e): e is ProcessEvent => e.kind === 'process' && e.action === 'exec' && e.pid === acts.shPid));
-    expect(exec.ppid).toBe(busy.pid);
+    expect(exec.ppid).toBe(fixturePid);
     expect(exec.argv).toEqual(['sh', '-c', 'sleep 4']);
     expect(exec.uid).toBe(process.getuid!());
     expect(exec.euid).toBe(process.geteuid!());
@@ -136,7 +120,7 @@ describe('host telemetry with real processes', () => {
   it('reports the 0.0.0.0 listener of the busy server', async () => {
     const listen = await until('listen event', () => of('host-fixture').find((e): e is ProcessEvent => e.kind === 'process' && e.action === 'listen' && e.listen?.port === acts.listenPort));
     expect(listen.listen).toEqual({ address: '0.0.0.0', port: acts.listenPort, protocol: 'tcp' });
-    expect(listen.pid).toBe(busy.pid);
+    expect(listen.pid).toBe(fixturePid);
   });
 
   it('reports the connection, the new loopback destination and the exact bytes sent', async () => {
@@ -146,7 +130,7 @@ describe('host telemetry with real processes', () => {
     expect(traffic.remote.address).toBe('127.0.0.1');
     expect(traffic.scope).toBe('loopback');
     expect(traffic.protocol).toBe('tcp');
-    expect(traffic.pid).toBe(busy.pid);
+    expect(traffic.pid).toBe(fixturePid);
     const actions = of('host-fixture').filter(isTarget).map((e) => e.action);
     expect(actions).toContain('connect');
     expect(actions).toContain('new_destination');
