@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/tap-latency.ts [--json]
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -34,8 +34,8 @@ function cpuSeconds(pid: number): number {
 class LineClient {
   private buffer: Buffer[] = [];
   private waiter: ((line: void) => void) | undefined;
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on('data', (d: Buffer) => {
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.on('data', (d: Buffer) => {
       if (d.includes(0x0a)) {
         this.buffer = [];
         const w = this.waiter;
@@ -50,7 +50,7 @@ class LineClient {
   async roundTrip(id: number): Promise<number> {
     const start = process.hrtime.bigint();
     const done = new Promise<void>((r) => (this.waiter = r));
-    this.child.stdin.write(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"bench","arguments":{"n":${id}}}}\n`);
+    this.child.stdin!.write(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"bench","arguments":{"n":${id}}}}\n`);
     await done;
     return Number(process.hrtime.bigint() - start) / 1000;
   }
@@ -69,7 +69,7 @@ async function measure(args: string[], count: number, warmup: number, cpuPid?: (
   const samples: number[] = [];
   for (let i = 0; i < count; i++) samples.push(await client.roundTrip(warmup + i));
   const cpu = cpuSeconds(pid) - cpu0;
-  child.stdin.end();
+  child.stdin!.end();
   await new Promise((r) => child.once('exit', r));
   samples.sort((a, b) => a - b);
   // Each round trip is two messages (request and response) through the tap.

@@ -14,15 +14,19 @@ export function wrapArgs(name: string, endpoint: string, server: string[], extra
   return ['--import', 'tsx', CLI, 'wrap', '--name', name, '--endpoint', endpoint, ...extra, '--', process.execPath, ...server];
 }
 
-/** An SDK client connected over stdio to `command args`; notifications it receives are collected. */
+/** An SDK client connected over stdio to `command args`; every notification its transport receives is collected. */
 export async function stdioClient(command: string, args: string[], env: Record<string, string> = {}) {
   const transport = new StdioClientTransport({ command, args, cwd: REPO_ROOT, stderr: 'ignore', env: { ...(process.env as Record<string, string>), ...env } });
   const client = new Client({ name: 'tap-test-client', version: '1.0.0' }, { capabilities: {} });
   const notifications: string[] = [];
-  client.fallbackNotificationHandler = async (n) => {
-    notifications.push(n.method);
-  };
   await client.connect(transport);
+  // Counted at the transport, before the SDK dispatches: the SDK may drop a progress notification that
+  // arrives after its request settled, but the client did receive it.
+  const deliver = transport.onmessage;
+  transport.onmessage = (message) => {
+    if ('method' in message && !('id' in message)) notifications.push(message.method);
+    deliver?.(message);
+  };
   return { client, transport, notifications };
 }
 
