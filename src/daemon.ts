@@ -79,6 +79,7 @@ export class Daemon {
       logger: this.logger.child({ component: 'alerts' }),
       metrics: this.metrics,
       adminEndpoint: config.admin.endpoint,
+      store: this.store,
     });
     // The alert manager, when one is constructed above this point, takes the engine's alerts; until then
     // the recording publisher keeps them for /api/alerts and logs each one.

@@ -15,6 +15,8 @@ import { LogSink } from './sinks/log.js';
 import { SlackSink } from './sinks/slack.js';
 import type { AlertSink } from './sinks/types.js';
 import { WebhookSink } from './sinks/webhook.js';
+import { AlertTraceExporter } from './trace-export.js';
+import type { RecentStoreReader } from '../store/types.js';
 import { SEVERITIES, type AlertInput, type AlertPublisher, type Severity, type TrackedAlert } from './types.js';
 
 export interface AlertManagerOptions {
@@ -26,6 +28,8 @@ export interface AlertManagerOptions {
    * host never share one.
    */
   adminEndpoint?: string;
+  /** The received spans, re-exported with alert ids when `alerts.traceExport.reexportSpans` is on. */
+  store?: RecentStoreReader;
   /** Replaces the sinks built from config (tests, benchmarks). */
   sinks?: AlertSink[];
   /** Told about every delivery attempt (tests, benchmarks). */
@@ -81,6 +85,7 @@ export class AlertManager implements AlertPublisher, Component {
   private readonly groups = new Map<string, { jobs: DeliveryJob[]; waiters: ((r: Promise<RecordedIn>) => void)[]; timer: NodeJS.Timeout }>();
   private readonly sinks: AlertSink[];
   private queue?: DeliveryQueue;
+  private readonly traceExporter?: AlertTraceExporter;
   private gaugeTimer?: NodeJS.Timeout;
   private closed?: Promise<void>;
   private started = false;
@@ -89,6 +94,17 @@ export class AlertManager implements AlertPublisher, Component {
     this.silences = new SilenceRegistry(opts.config.silences);
     this.router = new AlertRouter(opts.config.routes, opts.config.sinks);
     this.sinks = opts.sinks ?? Object.entries(opts.config.sinks).map(([name, c]) => this.buildSink(name, c));
+    const te = opts.config.traceExport;
+    if (te) {
+      this.traceExporter = new AlertTraceExporter({
+        endpoint: te.endpoint,
+        headers: te.headers,
+        reexportSpans: te.reexportSpans,
+        timeoutMs: te.timeoutSeconds * 1000,
+        logger: opts.logger,
+        ...(opts.store && { store: opts.store }),
+      });
+    }
   }
 
   /** Opens the queue (recovering what a previous run left) and starts the sink workers. */
@@ -139,6 +155,7 @@ export class AlertManager implements AlertPublisher, Component {
       for (const key of [...this.groups.keys()]) this.flushGroup(key);
       await Promise.allSettled(this.sinks.map((s) => s.shutdown?.()));
       await this.queue?.close();
+      await this.traceExporter?.shutdown();
     })();
     return this.closed;
   }
@@ -344,6 +361,8 @@ export class AlertManager implements AlertPublisher, Component {
     const groupWaitMs = this.opts.config.groupWaitSeconds * 1000;
     const recorded = groupWaitMs > 0 ? Promise.all(jobs.map((j) => this.addToGroup(j, groupWaitMs))) : this.record(jobs);
     await recorded;
+    // Best effort, after the durable record: the trace backend is a place to look, not a delivery.
+    if (this.traceExporter) void this.traceExporter.exportAlert(snapshot);
   }
 
   private record(jobs: DeliveryJob[]): Promise<RecordedIn> {

@@ -324,6 +324,21 @@ export const alertsSchema = z
     traceLinkTemplate: z.string().includes('{traceId}', { message: 'must contain {traceId}' }).optional(),
     /** Base URL of this daemon's admin API, used as `generatorURL` / `externalURL` in Alertmanager bodies. */
     externalUrl: httpUrl.optional(),
+    /**
+     * Optional: send one span per alert (and, with `reexportSpans`, the held spans of its traces tagged with
+     * the alert id) to an OTLP/HTTP traces endpoint, so responders find alerts in their trace backend.
+     */
+    traceExport: z
+      .object({
+        /** Full OTLP/HTTP traces URL, e.g. `http://tempo:4318/v1/traces`. */
+        endpoint: httpUrl,
+        /** Extra request headers (e.g. a tenant id); values may hold secrets (masked by print-config when named *token/secret*). */
+        headers: z.record(z.string(), z.string()).default({}),
+        reexportSpans: z.boolean().default(true),
+        timeoutSeconds: z.number().positive().default(10),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((alerts, ctx) => {
