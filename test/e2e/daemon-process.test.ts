@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { makeMcpSpans, toProtobuf } from '../helpers/mcp-spans.js';
-import { runCli, spawnCli, waitForLog } from '../helpers/daemon.js';
+import { killSpawnedClis, runCli, spawnCli, waitForLog } from '../helpers/daemon.js';
+
+afterEach(() => killSpawnedClis());
 
 /** The real `mcpwatch` process: start on defaults-but-ephemeral ports, ingest, query, SIGTERM, exit 0. */
 describe('mcpwatch process', () => {

@@ -29,12 +29,23 @@ export async function startDaemon(config: Config = testConfig()) {
   };
 }
 
+const liveChildren = new Set<ChildProcessWithoutNullStreams>();
+
 /** Runs the real CLI entry point (`src/cli/bin.ts`) through tsx, as a user would run `mcpwatch`. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'bin.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'bin.ts'), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
   });
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  return child;
+}
+
+/** SIGKILLs every CLI process a test spawned and left running (call from `afterEach`), so a failed assertion leaks no daemon. */
+export function killSpawnedClis(): void {
+  for (const child of liveChildren) child.kill('SIGKILL');
+  liveChildren.clear();
 }
 
 export interface CliResult {
