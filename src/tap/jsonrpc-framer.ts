@@ -31,6 +31,9 @@ export interface OversizeFrame {
 
 export type FramerOutput = Frame | OversizeFrame;
 
+/** Default parse cap of the taps: messages up to 8 MiB are parsed, larger ones relayed and counted. */
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
 const NEWLINE = 0x0a;
 const DEFAULT_PREFIX_BYTES = 4096;
 

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { McpProxy } from '../../tap/http/proxy.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/stdio/wrap.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/jsonrpc-framer.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger } from './tap-options.js';
 
@@ -72,6 +71,8 @@ export function registerProxyCommand(program: Command): void {
       }
       const logger = tapLogger(opts.logLevel);
       const envEndpoint = process.env[TAP_ENDPOINT_ENV];
+      // Loaded on use: the OpenTelemetry SDK costs every other command ~200 ms of start-up otherwise.
+      const { McpProxy } = await import('../../tap/http/proxy.js');
       const proxy = new McpProxy({
         upstream: opts.upstream,
         host: opts.listen.host,

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_MAX_FRAME_BYTES, runWrap } from '../../tap/stdio/wrap.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/jsonrpc-framer.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger } from './tap-options.js';
 
@@ -41,6 +41,8 @@ export function registerWrapCommand(program: Command): void {
         return;
       }
       const envEndpoint = process.env[TAP_ENDPOINT_ENV];
+      // Loaded on use: the OpenTelemetry SDK costs every other command ~200 ms of start-up otherwise.
+      const { runWrap } = await import('../../tap/stdio/wrap.js');
       process.exitCode = await runWrap({
         command: cmd,
         args,

@@ -5,6 +5,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { MCPWATCH, MCPWATCH_TAP, OTEL, RESOURCE } from '../../semconv/attributes.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { CHAIN_SUPPORTED, processTreeResolver, socketOwnerPid } from '../chain.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../jsonrpc-framer.js';
 import type { Direction } from '../message-tracker.js';
 import { httpServerId } from '../server-identity.js';
 import { SpanEmitter } from '../span-emitter.js';
@@ -46,7 +47,6 @@ export interface ProxyOptions {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const SESSION_HEADER = 'mcp-session-id';
-const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const NO_SESSION = '-';
 
 /** Headers to forward: all but hop-by-hop ones and those the `Connection` header names. */

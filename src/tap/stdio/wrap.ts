@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { MCPWATCH, RESOURCE, OTEL } from '../../semconv/attributes.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { CHAIN_SUPPORTED, ChainServer, processTreeResolver } from '../chain.js';
-import { JsonRpcFramer } from '../jsonrpc-framer.js';
+import { DEFAULT_MAX_FRAME_BYTES, JsonRpcFramer } from '../jsonrpc-framer.js';
 import type { Direction } from '../message-tracker.js';
 import { commandLine, stdioServerId } from '../server-identity.js';
 import { SpanEmitter } from '../span-emitter.js';
@@ -46,7 +46,6 @@ export interface WrapOptions {
   sink?: SpanSink;
 }
 
-export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Runs the wrapped server to completion; resolves with the exit code the tap should exit with. */
