@@ -28,7 +28,7 @@ export function registerWrapCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  mcpwatch wrap --name fs -- npx -y @modelcontextprotocol/server-filesystem /home/me/projects\n' +
+        '  mcpwatch wrap --name fs -- npx -y @modelcontextprotocol/server-filesystem /path/to/projects\n' +
         '  mcpwatch wrap --endpoint 127.0.0.1:4318 --capture-content -- node ./my-server.js --verbose\n' +
         '\nIn an MCP client config, put "mcpwatch" as the command and ["wrap", "--name", "fs", "--", ...the old command] as args.\n' +
         'The exit code is the server\'s (128 + signal number if it was killed). SIGINT, SIGTERM and SIGHUP are forwarded.',
