@@ -88,6 +88,8 @@ describe('host telemetry with real processes', () => {
       const sampled = new Set(sink.items.filter((e) => e.kind === 'process' && e.action === 'sample').map((e) => e.server.name));
       return sampled.has('host-fixture') && sampled.has('host-idle') ? true : undefined;
     });
+    // The file receiver's I/O baseline must include both servers before the read it is to attribute.
+    await daemon.host!.file!.sampleNow();
     const line = new Promise<string>((r) => busy.stdout.once('data', (d: Buffer) => r(d.toString())));
     busy.stdin.write('go\n');
     acts = JSON.parse(await line) as typeof acts;
