@@ -125,6 +125,15 @@ export function parseAlertQuery(query: URLSearchParams, now: number = Date.now()
   return out;
 }
 
+/** A path segment, percent-decoded; a malformed escape is a 400, not a 500. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AdminApiError('bad_request', 'the path holds a malformed percent-escape');
+  }
+}
+
 function exact(path: string): (p: string) => Record<string, string> | undefined {
   return (p) => (p === path ? {} : undefined);
 }
@@ -236,7 +245,7 @@ export function alertRoutes(manager: AlertManager): AdminRoute[] {
       methods: ['POST'],
       match: (p) => {
         const m = /^\/api\/alerts\/silences\/([^/]{1,128})\/expire$/.exec(p);
-        return m ? { id: decodeURIComponent(m[1]!) } : undefined;
+        return m ? { id: safeDecode(m[1]!) } : undefined;
       },
       handle: (p, _q, body) => {
         const silence = manager.silences.expire(p.id!, parseBody(expireBody, body).author);
@@ -250,7 +259,7 @@ export function alertRoutes(manager: AlertManager): AdminRoute[] {
       methods: ['POST'],
       match: (p) => {
         const m = /^\/api\/alerts\/([^/]{1,128})\/ack$/.exec(p);
-        return m ? { id: decodeURIComponent(m[1]!) } : undefined;
+        return m ? { id: safeDecode(m[1]!) } : undefined;
       },
       handle: (p, _q, body) => {
         const b = parseBody(ackBody, body);
@@ -264,7 +273,7 @@ export function alertRoutes(manager: AlertManager): AdminRoute[] {
       public: false,
       match: (p) => {
         const m = /^\/api\/alerts\/([^/]{1,128})$/.exec(p);
-        return m ? { id: decodeURIComponent(m[1]!) } : undefined;
+        return m ? { id: safeDecode(m[1]!) } : undefined;
       },
       handle: (p) => {
         const alert = manager.get(p.id!);
