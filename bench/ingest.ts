@@ -6,13 +6,13 @@
  * Three processes: this one (bodies, in-process ceilings, measurements), the daemon (`dist/src/cli/bin.js
  * start`, as deployed) and the open-loop load generator (bench/load-generator.ts).
  *
- * Environment knobs (all optional): BENCH_PHASES=ceilings,protobuf,json,protobuf-small-queue,json-small-queue,
- * steady,overload (subset to run),
+ * Environment knobs (all optional): BENCH_PHASES=ceilings,protobuf,json,protobuf-detectors,steady,overload
+ * (subset to run),
  * BENCH_PROFILE_DIR=dir (daemon runs with --cpu-prof into dir), BENCH_DAEMON_NODE_FLAGS="--flag ..." (extra
  * node flags for the daemon, e.g. GC tuning experiments), BENCH_SATURATION_SECONDS (default 12).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,8 +31,16 @@ const SPANS_PER_BODY = 100;
 const ARG_BYTES: [number, number] = [100, 10_000];
 const TARGET = { json: 60_000, protobuf: 100_000, ceilingRatio: 2 };
 const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 12);
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'ceilings,protobuf,json,protobuf-small-queue,json-small-queue,steady,overload').split(','));
-const SMALL_QUEUE_SPANS = 10_000;
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'ceilings,protobuf,json,protobuf-detectors,steady,overload').split(','));
+
+/**
+ * The ingest figures measure what the ingest path costs (HTTP, decode, normalize, store), so the headline
+ * phases run with every detector switched off; `protobuf-detectors` runs the same load with the shipped
+ * defaults (stable detectors on) to show what detection adds.
+ */
+const DETECTORS_OFF = readdirSync(join(REPO_ROOT, 'detectors'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(REPO_ROOT, 'detectors', d.name, 'detector.yaml')))
+  .map((d) => `detectors.${d.name}.enabled=false`);
 
 // ---------------------------------------------------------------------------------------------- bodies
 
@@ -346,11 +354,11 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   const phase = (name: string) => phases.find((p) => p.name === name);
 
   lines.push('### Throughput (spans per CPU second, one core = 1 CPU second per second)', '');
-  lines.push(`| encoding | daemon, defaults (HTTP + decode + normalize + store) | raw ceiling | raw / daemon | daemon, queue ${SMALL_QUEUE_SPANS / 1000}k spans (diagnostic) | mcpwatch decode only | decode + normalize (in-process) | target | met |`);
+  lines.push('| encoding | daemon ingest (HTTP + decode + normalize + store, detectors off) | raw ceiling | raw / daemon | daemon with default detectors (diagnostic) | mcpwatch decode only | decode + normalize (in-process) | target | met |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const enc of ['protobuf', 'json'] as const) {
     const p = phase(`${enc}-saturation`);
-    const small = phase(`${enc}-saturation-queue-${SMALL_QUEUE_SPANS / 1000}k`);
+    const small = phase(`${enc}-saturation-default-detectors`);
     const raw = byName(enc, 'raw');
     const dec = ceilings.find((c) => c.encoding === enc && c.name.startsWith('mcpwatch') && !c.name.includes('normalize'));
     const norm = ceilings.find((c) => c.encoding === enc && c.name.includes('normalize'));
@@ -425,45 +433,33 @@ async function main(): Promise<void> {
     let protobufCapacity: number | undefined;
     if (PHASES.has('protobuf')) {
       const r = await runOnFreshDaemon(
-        { name: 'protobuf-saturation', encoding: 'protobuf', rate: saturationRate('protobuf'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: [] },
+        { name: 'protobuf-saturation', encoding: 'protobuf', rate: saturationRate('protobuf'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: DETECTORS_OFF },
         'protobuf',
       );
       protobufCapacity = r.processedSpansPerSecond;
     }
     if (PHASES.has('json')) {
       await runOnFreshDaemon(
-        { name: 'json-saturation', encoding: 'json', rate: saturationRate('json'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: [] },
+        { name: 'json-saturation', encoding: 'json', rate: saturationRate('json'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: DETECTORS_OFF },
         'json',
       );
     }
-    // Diagnostic, not the headline: the same saturation with a queue small enough (SMALL_QUEUE_SPANS, about
-    // 100 requests) that the backlog cannot grow the heap, to show how much of the default figure is GC.
-    for (const enc of ['protobuf', 'json'] as const) {
-      if (!PHASES.has(`${enc}-small-queue`)) continue;
+    if (PHASES.has('protobuf-detectors')) {
       await runOnFreshDaemon(
-        {
-          name: `${enc}-saturation-queue-${SMALL_QUEUE_SPANS / 1000}k`,
-          encoding: enc,
-          rate: saturationRate(enc),
-          durationSeconds: SATURATION_SECONDS,
-          warmupSeconds: 3,
-          maxSockets: 16,
-          graceMs: 0,
-          settings: [`pipeline.queueCapacitySpans=${SMALL_QUEUE_SPANS}`],
-        },
-        enc,
+        { name: 'protobuf-saturation-default-detectors', encoding: 'protobuf', rate: saturationRate('protobuf'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: [] },
+        'protobuf',
       );
     }
     if (PHASES.has('steady')) {
       await runOnFreshDaemon(
-        { name: 'steady-10k-spans-per-s', encoding: 'protobuf', rate: 100, durationSeconds: 17, warmupSeconds: 2, maxSockets: 64, graceMs: 3000, settings: [] },
+        { name: 'steady-10k-spans-per-s', encoding: 'protobuf', rate: 100, durationSeconds: 17, warmupSeconds: 2, maxSockets: 64, graceMs: 3000, settings: DETECTORS_OFF },
         'protobuf',
       );
     }
     if (PHASES.has('overload')) {
       const capacityReqs = (protobufCapacity ?? 100_000) / SPANS_PER_BODY;
       await runOnFreshDaemon(
-        { name: 'overload-5x', encoding: 'protobuf', rate: Math.ceil(5 * capacityReqs), durationSeconds: 17, warmupSeconds: 2, maxSockets: 512, graceMs: 5000, settings: [] },
+        { name: 'overload-5x', encoding: 'protobuf', rate: Math.ceil(5 * capacityReqs), durationSeconds: 17, warmupSeconds: 2, maxSockets: 512, graceMs: 5000, settings: DETECTORS_OFF },
         'protobuf',
       );
     }
