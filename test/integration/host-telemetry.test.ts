@@ -88,7 +88,9 @@ describe('host telemetry with real processes', () => {
       const sampled = new Set(sink.items.filter((e) => e.kind === 'process' && e.action === 'sample').map((e) => e.server.name));
       return sampled.has('host-fixture') && sampled.has('host-idle') ? true : undefined;
     });
-    // The file receiver's I/O baseline must include both servers before the read it is to attribute.
+    // The file receiver's I/O baseline must include both servers (and the idle one's read of the notification
+    // relayed to its stdin) before the read it is to attribute.
+    await new Promise((r) => setTimeout(r, 300));
     await daemon.host!.file!.sampleNow();
     const line = new Promise<string>((r) => busy.stdout.once('data', (d: Buffer) => r(d.toString())));
     busy.stdin.write('go\n');

@@ -1,5 +1,5 @@
 import { watch as chokidarWatch } from 'chokidar';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings } from '../../component/component.js';
@@ -232,8 +232,8 @@ export class FileReceiver implements Component {
     this.report(action, path, top?.role === 'canary' || this.isCanary(path));
   }
 
-  private report(action: 'create' | 'modify' | 'delete' | 'read', path: string, canary: boolean, att?: Attribution): void {
-    const a = att ?? this.attribute(path, action === 'read' ? 'read' : 'write');
+  private report(action: 'create' | 'modify' | 'delete' | 'read', path: string, canary: boolean, minBytes = 1): void {
+    const a = this.attribute(path, action === 'read' ? 'read' : 'write', minBytes);
     const e: HostEventDraft = { kind: 'file', action, time: Date.now(), server: a.server, path, sensitive: canary || this.isSensitive(path), confidence: a.confidence, attribution: a.attribution };
     if (canary) e.canary = true;
     if (a.pid !== undefined) e.pid = a.pid;
@@ -254,11 +254,21 @@ export class FileReceiver implements Component {
   }
 
   /** Who did it: open descriptor, else I/O timing, else declared root, else nobody. */
-  private attribute(path: string, kind: 'read' | 'write'): Attribution {
+  /**
+   * `minBytes`: I/O a process must have done to be a candidate by timing; a canary read needs at least the
+   * canary's size (whole-file reads are what credential theft does), so a server that only read a message on
+   * stdin in the same interval is not blamed.
+   */
+  private attribute(path: string, kind: 'read' | 'write', minBytes = 1): Attribution {
     const snap = this.registry.snapshot(200);
     for (const server of snap.servers) {
       for (const pid of snap.tree(server)) {
-        const fds = snap.fds(pid);
+        let fds;
+        try {
+          fds = this.registry.procfs.fds(pid); // fresh: the descriptor may have been opened after the snapshot
+        } catch {
+          fds = undefined;
+        }
         if (!fds) continue;
         for (const target of fds.values()) {
           if (target === path || target.startsWith(path + '/')) return { server: identityOf(server), pid, confidence: 0.95, attribution: 'open_fd' };
@@ -271,7 +281,7 @@ export class FileReceiver implements Component {
       const before = this.ioBaseline.get(serverKey(server));
       if (!now || !before) continue;
       const delta = kind === 'read' ? now.read - before.read : now.write - before.write;
-      if (delta > 0) moved.push({ server, delta });
+      if (delta >= minBytes) moved.push({ server, delta });
     }
     if (moved.length > 0) {
       moved.sort((x, y) => y.delta - x.delta);
@@ -288,7 +298,13 @@ export class FileReceiver implements Component {
     let write = 0;
     let any = false;
     for (const pid of snap.tree(server)) {
-      const io = snap.io(pid);
+      // Read now, not from the snapshot's memo: a shared snapshot may be older than the act being attributed.
+      let io;
+      try {
+        io = this.registry.procfs.io(pid);
+      } catch {
+        io = undefined;
+      }
       if (!io) continue;
       any = true;
       read += io.readChars;
@@ -307,7 +323,13 @@ export class FileReceiver implements Component {
         continue;
       }
       if (!read) continue;
-      this.report('read', p.path, true);
+      let size = 1;
+      try {
+        size = Math.max(1, statSync(p.path).size);
+      } catch {
+        // deleted right after the read: any I/O counts
+      }
+      this.report('read', p.path, true, size);
       this.selfTouched.set(p.path, Date.now() + 2000);
       try {
         p.canary.armedAtimeMs = armCanary(p.path);
