@@ -13,6 +13,11 @@ export const processAnomalyConfigSchema = z
     interpreters: z.array(z.string()).default(['python', 'python3', 'python2', 'perl', 'ruby', 'php', 'node', 'lua', 'osascript', 'deno', 'bun']),
     /** Privilege tools: sudo and friends spawned by a server. */
     privilegeTools: z.array(z.string()).default(['sudo', 'su', 'doas', 'pkexec', 'setcap', 'chown', 'chmod']),
+    /**
+     * Do not report servers that merely run as uid 0 (hosts and containers where every process is root, so
+     * it says nothing about the server). Gaining root after start (`uid_change`) is still reported.
+     */
+    allowRoot: z.boolean().default(false),
     /** Report listeners on loopback too (off: local HTTP servers listen on loopback by design). */
     loopbackListeners: z.boolean().default(false),
     /** Servers whose last executable / version is remembered across runs (LRU). */
@@ -142,6 +147,7 @@ const processAnomaly: DetectorModule<ProcessAnomalyConfig> = {
             onExec(event);
             break;
           case 'root':
+            if (cfg.allowRoot) break;
             fire(event, 'high', 'root', 'runs as root', `uid ${event.uid ?? '?'} euid ${event.euid ?? 0}`, 'an unprivileged user', { category: 'root' });
             break;
           case 'uid_change': {

@@ -37,6 +37,15 @@ describe('process_anomaly', () => {
     ]);
   });
 
+  it('allowRoot: a server running as root is not reported, gaining root still is', () => {
+    const h = harness('process_anomaly', processAnomaly, { allowRoot: true });
+    h.send(
+      proc({ action: 'root', uid: 0, euid: 0 }),
+      proc({ action: 'uid_change', uid: 1000, euid: 0, previous: { uid: 1000, euid: 1000 } }),
+    );
+    expect(h.fired.map((a) => [a.key, a.severity])).toEqual([['uid_change', 'critical']]);
+  });
+
   it('fires when the executable or version changes between runs, and remembers across restarts', () => {
     const first = harness('process_anomaly', processAnomaly);
     first.send(mcp({ method: 'tools/list', server: { ...SERVER, executable: '/usr/bin/node', version: '1.0.0' } }));
