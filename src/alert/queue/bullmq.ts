@@ -5,6 +5,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import { Outbox } from './outbox.js';
 import {
   backoffDelayMs,
+  rateSpacingMs,
   type DeadLetter,
   type DeliveryEvents,
   type DeliveryJob,
@@ -82,7 +83,7 @@ export class BullMqDeliveryQueue implements DeliveryQueue {
         stalledInterval: Math.max(500, Math.floor(this.opts.lockMs / 2)),
         // A job whose daemon died is taken over, however often that happens: never dead-letter for it.
         maxStalledCount: 1_000_000,
-        ...(spec.maxPerSecond ? { limiter: { max: 1, duration: Math.ceil(1000 / spec.maxPerSecond) } } : {}),
+        ...(spec.maxPerSecond ? { limiter: { max: 1, duration: rateSpacingMs(spec.maxPerSecond) } } : {}),
         settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, this.opts) },
       });
       worker.on('error', (err) => this.redisError(err));

@@ -2,6 +2,7 @@ import { SinkError } from '../../component/errors.js';
 import { Outbox } from './outbox.js';
 import {
   backoffDelayMs,
+  rateSpacingMs,
   type DeadLetter,
   type DeliveryEvents,
   type DeliveryJob,
@@ -119,7 +120,7 @@ export class InProcessDeliveryQueue implements DeliveryQueue {
         return;
       }
       const [queued] = lane.waiting.splice(i, 1);
-      if (lane.spec.maxPerSecond) lane.nextStartAt = now + 1000 / lane.spec.maxPerSecond;
+      if (lane.spec.maxPerSecond) lane.nextStartAt = now + rateSpacingMs(lane.spec.maxPerSecond);
       lane.active++;
       const run = this.attempt(lane, queued!).finally(() => {
         lane.active--;

@@ -98,3 +98,12 @@ export function backoffDelayMs(attemptsMade: number, policy: Pick<RetryPolicy, '
   const exp = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.max(0, attemptsMade - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
+
+/**
+ * Milliseconds between request starts for a `maxPerSecond` sink. 10 % above the exact spacing: the limit
+ * is what the destination observes on arrival, and a request that leaves late (a busy event loop) must not
+ * land within the window of the next one.
+ */
+export function rateSpacingMs(maxPerSecond: number): number {
+  return Math.ceil((1000 / maxPerSecond) * 1.1);
+}
