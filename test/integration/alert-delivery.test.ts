@@ -5,7 +5,7 @@ import { AlertManager } from '../../src/alert/manager.js';
 import type { AlertInput } from '../../src/alert/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { dropPrefix, LocalReceiver, requireRedis, slackProblems, tempDir, waitFor, type Received } from '../helpers/alert-receivers.js';
+import { dropPrefix, freePort, LocalReceiver, RedisProcess, requireRedis, slackProblems, tempDir, waitFor, type Received } from '../helpers/alert-receivers.js';
 
 const TEMPO = 'https://tempo.example/explore?traceId=';
 const GH_TOKEN = `ghp_${'A1b2C3d4E5'.repeat(4)}`;
@@ -215,4 +215,22 @@ describe('two daemons sharing one Redis', () => {
     expect(tools).toHaveLength(total);
     expect(new Set(tools).size).toBe(total);
   });
+});
+
+describe('Redis unreachable', () => {
+  it('records alerts in the fsynced outbox at once, and delivers them after Redis starts', async () => {
+    const redisProc = new RedisProcess(await freePort());
+    cleanups.push(() => redisProc.kill());
+    const { r, url } = await receiver();
+    const m = await manager({ sinks: { hook: { type: 'webhook', url } }, queue: { enqueueTimeoutSeconds: 0.5 } }, redisProc.url);
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) await m.fireDurably(hostile(i));
+    expect(Date.now() - t0).toBeLessThan(6000);
+    expect(m.outboxSize()).toBe(10);
+    expect(r.requests).toHaveLength(0);
+    await redisProc.start();
+    await waitFor(() => r.requests.length === 10, 15_000, 'the outbox drained through Redis to the sink');
+    await waitFor(() => m.outboxSize() === 0, 5000, 'an empty outbox');
+    expect(new Set(r.requests.map((q) => (q.body as { alerts: { labels: { tool: string } }[] }).alerts[0]!.labels.tool)).size).toBe(10);
+  }, 40_000);
 });

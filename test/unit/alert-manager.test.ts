@@ -72,6 +72,16 @@ describe('alert fingerprint', () => {
 });
 
 describe('alert manager', () => {
+  it('follows the component lifecycle: shutdown is safe without start and idempotent', async () => {
+    const m = new AlertManager({ config: alertsSchema.parse({ queue: { outboxDir: tempDir() } }), logger: silentLogger(), metrics: new Metrics() });
+    await m.shutdown();
+    await m.shutdown();
+    await expect(m.start()).rejects.toThrow(/after shutdown/);
+    const started = new AlertManager({ config: alertsSchema.parse({ queue: { outboxDir: tempDir() } }), logger: silentLogger(), metrics: new Metrics() });
+    await started.start();
+    await Promise.all([started.shutdown(), started.shutdown()]);
+  });
+
   it('deduplicates a repeated alert: one notification, count and trace ids grow', async () => {
     const { m, sinks } = await manager({});
     await m.fireDurably(input());
