@@ -68,6 +68,11 @@ export class MessageTracker {
     return req;
   }
 
+  /** The request a response answers, left in flight. */
+  peek(scope: string, responseDirection: Direction, id: JsonRpcId): InFlightRequest | undefined {
+    return this.pending.get(keyOf(scope, responseDirection === 'client_to_server' ? 'server_to_client' : 'client_to_server', id));
+  }
+
   /** Requests in flight, oldest first (optionally one direction only). */
   inFlight(direction?: Direction): InFlightRequest[] {
     const out: InFlightRequest[] = [];

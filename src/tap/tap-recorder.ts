@@ -4,8 +4,9 @@ import { canonicalJson } from '../pipeline/normalize.js';
 import { maskSecrets } from '../pipeline/mask-secrets.js';
 import { MCPWATCH, MCPWATCH_EXTRA, MCPWATCH_TAP, MCP_META, MCP_META_TRACEPARENT, OTEL, OTEL_VALUES } from '../semconv/attributes.js';
 import type { Logger } from '../telemetry/logger.js';
-import { encodeCatalog } from './catalog.js';
-import type { OversizeFrame } from './jsonrpc-framer.js';
+import { CATALOG_METHODS, encodeCatalog } from './catalog.js';
+import { ENVELOPE_WINDOW_BYTES, LARGE_MESSAGE_BYTES, readLargeMessage, type PayloadDigest } from './json-envelope.js';
+import type { LargeFrame, OversizeFrame } from './jsonrpc-framer.js';
 import { parseFrame, peekOversize, record, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc-message.js';
 import { MessageTracker, type Direction, type InFlightRequest, type ParentRef } from './message-tracker.js';
 import { newSpanId, newTraceId, type TapSpan } from './span-emitter.js';
@@ -40,6 +41,8 @@ export interface RecorderOptions {
   /** Captured content longer than this (characters, after masking) is cut. */
   maxContentChars?: number;
   maxCatalogBytes?: number;
+  /** Messages above this are read by their envelope instead of parsed whole (see `json-envelope.ts`). */
+  largeMessageBytes?: number;
 }
 
 /** Where one message came from. */
@@ -71,9 +74,14 @@ export interface RecorderStats {
   /** Responses whose request was never seen (or was evicted). */
   unmatchedResponses: number;
   evictedRequests: number;
+  /** Large messages read by their envelope, and those that needed the full parse after all. */
+  largeMessages: number;
+  largeFullParses: number;
 }
 
 const DEFAULT_MAX_CONTENT_CHARS = 64 * 1024;
+/** Results a span needs the content of (protocol version, catalogs): always parsed whole, even when large. */
+const FULL_RESULT_METHODS: ReadonlySet<string> = new Set(['initialize', ...Object.keys(CATALOG_METHODS)]);
 const MAX_SCOPES = 1000;
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/;
 const ZERO_TRACE = '0'.repeat(32);
@@ -94,6 +102,7 @@ export class TapRecorder {
   readonly tracker: MessageTracker;
   private readonly scopes = new Map<string, ScopeState>();
   private readonly maxContentChars: number;
+  private readonly largeMessageBytes: number;
   private readonly s: RecorderStats = {
     messages: 0,
     requests: 0,
@@ -106,12 +115,15 @@ export class TapRecorder {
     truncatedFrames: 0,
     unmatchedResponses: 0,
     evictedRequests: 0,
+    largeMessages: 0,
+    largeFullParses: 0,
   };
   private readonly loggedOnce = new Set<string>();
 
   constructor(private readonly opts: RecorderOptions) {
     this.tracker = new MessageTracker(opts.maxInFlight);
     this.maxContentChars = opts.maxContentChars ?? DEFAULT_MAX_CONTENT_CHARS;
+    this.largeMessageBytes = opts.largeMessageBytes ?? LARGE_MESSAGE_BYTES;
   }
 
   stats(): RecorderStats {
@@ -120,6 +132,34 @@ export class TapRecorder {
 
   /** One complete frame (a line, an HTTP body, an SSE event's data). */
   onFrame(bytes: Buffer | string, ctx: MessageContext): void {
+    if (bytes.length > this.largeMessageBytes) {
+      const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+      const window = Math.min(ENVELOPE_WINDOW_BYTES, buf.length >> 1);
+      this.onLargeFrame({ kind: 'large', size: buf.length, head: buf.subarray(0, window), tail: buf.subarray(buf.length - window), bytes: () => buf }, ctx);
+      return;
+    }
+    this.parseWhole(bytes, ctx);
+  }
+
+  /**
+   * A frame over `largeMessageBytes`: read by its envelope, unless content capture is on or the message
+   * is a result whose content the span needs (`initialize`, catalogs): those are parsed whole.
+   */
+  onLargeFrame(frame: LargeFrame, ctx: MessageContext): void {
+    const large = this.opts.captureContent ? undefined : readLargeMessage(frame, () => frame.bytes(), frame.hasher);
+    const m = large?.message;
+    const needsContent =
+      m?.type === 'response' && m.result !== undefined && m.id !== null && FULL_RESULT_METHODS.has(this.tracker.peek(ctx.scope, ctx.direction, m.id)?.method ?? '');
+    if (!large || !m || needsContent) {
+      this.s.largeFullParses++;
+      this.parseWhole(frame.bytes(), ctx);
+      return;
+    }
+    this.s.largeMessages++;
+    this.onMessage(m, ctx, frame.size, large.payload);
+  }
+
+  private parseWhole(bytes: Buffer | string, ctx: MessageContext): void {
     const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
     const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
     if (text.trim().length === 0) return;
@@ -190,11 +230,12 @@ export class TapRecorder {
     );
   }
 
-  private onMessage(m: JsonRpcMessage, ctx: MessageContext, size: number | undefined): void {
+  /** `digest`: the payload's size and fingerprint, when a large message was not parsed whole. */
+  private onMessage(m: JsonRpcMessage, ctx: MessageContext, size: number | undefined, digest?: PayloadDigest): void {
     this.s.messages++;
-    if (m.type === 'request') this.onRequest(m, ctx, size);
+    if (m.type === 'request') this.onRequest(m, ctx, size, digest);
     else if (m.type === 'notification') this.onNotification(m, ctx, size);
-    else this.onResponse(m, ctx, size);
+    else this.onResponse(m, ctx, size, digest);
   }
 
   private baseAttributes(method: string, ctx: MessageContext, kind: 'request' | 'notification', size: number | undefined): Attributes {
@@ -217,7 +258,7 @@ export class TapRecorder {
     return a;
   }
 
-  private onRequest(m: JsonRpcRequest, ctx: MessageContext, size: number | undefined): void {
+  private onRequest(m: JsonRpcRequest, ctx: MessageContext, size: number | undefined, digest: PayloadDigest | undefined): void {
     this.s.requests++;
     const at = ctx.atMs ?? nowMs();
     const a = this.baseAttributes(m.method, ctx, 'request', size);
@@ -241,11 +282,11 @@ export class TapRecorder {
       target = str(params?.['name']);
       if (target !== undefined) a[OTEL.genAiToolName] = target;
       a[OTEL.genAiOperationName] = OTEL_VALUES.executeTool;
-      this.payload(a, params?.['arguments'], MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, OTEL.genAiToolCallArguments);
+      this.payload(a, params?.['arguments'], digest, MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, OTEL.genAiToolCallArguments);
     } else if (m.method === 'prompts/get') {
       target = str(params?.['name']);
       if (target !== undefined) a[OTEL.genAiPromptName] = target;
-      this.payload(a, params?.['arguments'], MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, undefined);
+      this.payload(a, params?.['arguments'], digest, MCPWATCH.argumentsSize, MCPWATCH.argumentsFingerprint, undefined);
     } else if (m.method.startsWith('resources/') && m.method !== 'resources/list' && m.method !== 'resources/templates/list') {
       target = str(params?.['uri']);
       if (target !== undefined) a[OTEL.mcpResourceUri] = target;
@@ -281,7 +322,7 @@ export class TapRecorder {
     }
   }
 
-  private onResponse(m: JsonRpcResponse, ctx: MessageContext, size: number | undefined): void {
+  private onResponse(m: JsonRpcResponse, ctx: MessageContext, size: number | undefined, digest: PayloadDigest | undefined): void {
     this.s.responses++;
     const at = ctx.atMs ?? nowMs();
     const req = m.id === null ? undefined : this.tracker.complete(ctx.scope, ctx.direction, m.id);
@@ -307,14 +348,14 @@ export class TapRecorder {
           a[OTEL.mcpProtocolVersion] = version.slice(0, 64);
         }
       } else if (req.method === 'tools/call') {
-        this.payload(a, m.result, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, OTEL.genAiToolCallResult);
+        this.payload(a, m.result, digest, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, OTEL.genAiToolCallResult);
         if (result?.['isError'] === true) {
           a[OTEL.errorType] = OTEL_VALUES.toolError;
           a[MCPWATCH.toolIsError] = true;
           error = OTEL_VALUES.toolError;
         }
       } else {
-        this.payload(a, m.result, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, undefined);
+        this.payload(a, m.result, digest, MCPWATCH.resultSize, MCPWATCH.resultFingerprint, undefined);
         const catalog = encodeCatalog(req.method, m.result, this.opts.maxCatalogBytes);
         if (catalog) {
           a[MCPWATCH_TAP.catalog] = catalog.json;
@@ -392,7 +433,13 @@ export class TapRecorder {
   }
 
   /** Size and fingerprint always; the (masked) content only when capture is on and the attribute exists. */
-  private payload(a: Attributes, value: unknown, sizeKey: string, fingerprintKey: string, contentKey: string | undefined): void {
+  private payload(a: Attributes, value: unknown, digest: PayloadDigest | undefined, sizeKey: string, fingerprintKey: string, contentKey: string | undefined): void {
+    if (digest) {
+      // A large payload, hashed over its bytes as sent (`json-envelope.ts`); never captured: capture parses whole.
+      a[sizeKey] = digest.size;
+      a[fingerprintKey] = digest.fingerprint;
+      return;
+    }
     if (value === undefined) return;
     const canonical = canonicalJson(value);
     a[sizeKey] = Buffer.byteLength(canonical);

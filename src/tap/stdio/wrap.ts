@@ -99,7 +99,8 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
 
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const observe = (direction: Direction) => {
-    const framer = new JsonRpcFramer({ maxFrameBytes });
+    // `data` chunks of a pipe are fresh buffers per read that nothing writes to again: no copy needed.
+    const framer = new JsonRpcFramer({ maxFrameBytes, ownsChunks: true });
     const ctx: MessageContext = resolveParent ? { direction, scope: 'stdio', resolveParent } : { direction, scope: 'stdio' };
     return {
       chunk(chunk: Buffer) {
@@ -107,6 +108,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
         for (const out of framer.push(chunk)) {
           try {
             if (out.kind === 'frame') recorder.onFrame(out.bytes, { ...ctx, atMs });
+            else if (out.kind === 'large') recorder.onLargeFrame(out, { ...ctx, atMs });
             else recorder.onOversize(out, { ...ctx, atMs });
           } catch (err) {
             // Observation must never break the relay.
