@@ -7,7 +7,8 @@ import { StringDecoder } from 'node:string_decoder';
  * and the legacy HTTP+SSE transport first sends an `endpoint` event with the POST URL.
  *
  * Memory: a line or an event's data longer than `maxEventBytes` is not kept; the event is reported as
- * oversize with its size only.
+ * oversize with its size only (data characters plus one per line, as the data would have been joined).
+ * A UTF-8 byte order mark at the start of the stream is skipped, as the standard's decoder does.
  */
 
 export interface SseEvent {
@@ -21,11 +22,14 @@ export class SseParser {
   private readonly decoder = new StringDecoder('utf8');
   private line = '';
   private lineOversize = false;
+  /** Length of the oversize line so far (only counted, not kept). */
+  private lineOversizeChars = 0;
   private data: string[] = [];
   private dataBytes = 0;
   private dataOversize = false;
   private eventType = '';
   private lastWasCr = false;
+  private atStreamStart = true;
 
   constructor(private readonly maxEventBytes: number) {}
 
@@ -33,6 +37,10 @@ export class SseParser {
     const out: SseEvent[] = [];
     const text = this.decoder.write(chunk);
     let start = 0;
+    if (this.atStreamStart && text.length > 0) {
+      this.atStreamStart = false;
+      if (text.charCodeAt(0) === 0xfeff) start = 1;
+    }
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c !== 0x0a && c !== 0x0d) continue;
@@ -55,10 +63,14 @@ export class SseParser {
   }
 
   private appendLine(text: string, start: number, end: number): void {
-    if (this.lineOversize || end <= start) return;
+    if (end <= start) return;
+    if (this.lineOversize) {
+      this.lineOversizeChars += end - start;
+      return;
+    }
     if (this.line.length + (end - start) > this.maxEventBytes) {
       this.lineOversize = true;
-      this.dataBytes += this.line.length + (end - start);
+      this.lineOversizeChars = this.line.length + (end - start);
       this.line = '';
       return;
     }
@@ -71,8 +83,12 @@ export class SseParser {
     this.line = '';
     this.lineOversize = false;
     if (oversize) {
-      // Only a data line gets this long in practice; its event is reported as oversize.
+      // Only a data line gets this long in practice; its event is reported as oversize. The line is
+      // counted with its field name ("data: "), so the size is an upper bound by a few bytes.
+      this.dataBytes += this.lineOversizeChars + 1;
+      this.lineOversizeChars = 0;
       this.dataOversize = true;
+      this.data = [];
       return;
     }
     if (line === '') {
@@ -85,8 +101,8 @@ export class SseParser {
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') {
-      if (this.dataOversize) return;
       this.dataBytes += value.length + 1;
+      if (this.dataOversize) return;
       if (this.dataBytes > this.maxEventBytes) {
         this.dataOversize = true;
         this.data = [];
