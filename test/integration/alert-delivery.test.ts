@@ -225,7 +225,8 @@ describe('Redis unreachable', () => {
     const m = await manager({ sinks: { hook: { type: 'webhook', url } }, queue: { enqueueTimeoutSeconds: 0.5 } }, redisProc.url);
     const t0 = Date.now();
     for (let i = 0; i < 10; i++) await m.fireDurably(hostile(i));
-    expect(Date.now() - t0).toBeLessThan(6000);
+    // Redis is known to be away: no waiting for enqueueTimeoutSeconds per alert.
+    expect(Date.now() - t0).toBeLessThan(1000);
     expect(m.outboxSize()).toBe(10);
     expect(r.requests).toHaveLength(0);
     await redisProc.start();

@@ -102,6 +102,11 @@ export class BullMqDeliveryQueue implements DeliveryQueue {
 
   async enqueue(jobs: readonly DeliveryJob[]): Promise<RecordedIn> {
     if (this.closing) throw new Error('alert queue is closed');
+    // Known to be away: no point waiting for the timeout, the outbox is the record until it is back.
+    if (this.producer?.status !== 'ready') {
+      await this.outbox.add(jobs);
+      return 'outbox';
+    }
     try {
       await this.addToRedis(jobs);
       return 'redis';
@@ -224,7 +229,7 @@ export class BullMqDeliveryQueue implements DeliveryQueue {
   private async drainOutbox(): Promise<void> {
     if (this.draining || this.closing) return;
     const pending = this.outbox.pending();
-    if (pending.length === 0) return;
+    if (pending.length === 0 || this.producer?.status !== 'ready') return;
     this.draining = true;
     try {
       for (let i = 0; i < pending.length; i += 500) {
