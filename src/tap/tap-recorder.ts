@@ -146,12 +146,12 @@ export class TapRecorder {
    * is a result whose content the span needs (`initialize`, catalogs): those are parsed whole.
    */
   onLargeFrame(frame: LargeFrame, ctx: MessageContext): void {
-    const large = this.opts.captureContent ? undefined : readLargeMessage(frame, () => frame.bytes(), frame.hasher);
+    const large = this.opts.captureContent || frame.size <= this.largeMessageBytes ? undefined : readLargeMessage(frame, () => frame.bytes(), frame.hasher);
     const m = large?.message;
     const needsContent =
       m?.type === 'response' && m.result !== undefined && m.id !== null && FULL_RESULT_METHODS.has(this.tracker.peek(ctx.scope, ctx.direction, m.id)?.method ?? '');
     if (!large || !m || needsContent) {
-      this.s.largeFullParses++;
+      if (frame.size > this.largeMessageBytes) this.s.largeFullParses++;
       this.parseWhole(frame.bytes(), ctx);
       return;
     }
