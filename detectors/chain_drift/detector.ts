@@ -116,7 +116,9 @@ class ChainDriftDetector {
     const callerOf = new Map<Node, Node | undefined>();
     for (const n of servers) callerOf.set(n, this.callerOf(n, bySpan));
     const called = new Set([...callerOf.values()].filter((n): n is Node => n !== undefined));
-    // One chain per leaf: the path from its entry server down to it.
+    // One chain per leaf: the path from its entry server down to it. A new server usually ends several leaves
+    // of one trace (its `initialize`, then the tool call); it is reported once, not again as new edges.
+    const newInTrace = new Set<string>();
     for (const leaf of servers.filter((n) => !called.has(n))) {
       const path: Node[] = [leaf];
       let cur: Node | undefined = callerOf.get(leaf);
@@ -125,11 +127,11 @@ class ChainDriftDetector {
         cur = callerOf.get(cur);
       }
       if (path.length < 2) continue;
-      this.judge(traceId, path, now);
+      this.judge(traceId, path, now, newInTrace);
     }
   }
 
-  private judge(traceId: string, path: Node[], now: number): void {
+  private judge(traceId: string, path: Node[], now: number, newInTrace: Set<string>): void {
     const c = this.ctx.config;
     const root = path[0]!;
     const text = chainText(path);
@@ -176,9 +178,11 @@ class ChainDriftDetector {
       const newServers = path.filter((n) => !g.servers.includes(n.serverId));
       if (newServers.length > 0) {
         const n = newServers[0]!;
+        for (const s of newServers) newInTrace.add(s.serverId);
         fire('new_server', `new server ${n.server} in a chain`, evidenceBase(`${n.server} was never part of a chain entering through ${root.server}`, text, `servers seen: ${g.servers.length}`), n.serverId);
       } else {
-        const fresh = edges.find((e) => !g.edges.includes(e));
+        // edges[i] ends at path[i + 1].
+        const fresh = edges.find((e, i) => !g.edges.includes(e) && !newInTrace.has(path[i + 1]!.serverId));
         if (fresh) {
           const [from, to] = fresh.split('>');
           fire('new_edge', `new edge ${from} -> ${to}`, evidenceBase(`edge ${from} -> ${to} never seen in ${g.chains} learned chains`, text, `${g.edges.length} known edges`), fresh);

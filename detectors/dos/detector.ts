@@ -266,7 +266,9 @@ class DosDetector {
       e.time,
     );
     if (e.action === 'exit' || e.action === 'exec') {
-      if (e.action === 'exit') p.restarts.add(e.time);
+      // Only the server's own process exiting is a crash; its children (helpers, downstream servers it
+      // closes) come and go by design.
+      if (e.action === 'exit' && (e.server.pid === undefined || e.pid === e.server.pid)) p.restarts.add(e.time);
       const n = p.restarts.count(e.time);
       if (n >= c.maxRestarts) {
         this.ctx.fire({

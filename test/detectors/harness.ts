@@ -52,6 +52,8 @@ export const eventSpecSchema = z
     // process
     action: z.string().optional(),
     pid: z.number().optional(),
+    /** The server's own (root) pid when it differs from the event's `pid` (a child process); default `pid`. */
+    serverPid: z.number().optional(),
     executable: z.string().optional(),
     cpuPercent: z.number().optional(),
     rssBytes: z.number().optional(),
@@ -96,7 +98,7 @@ function buildEvent(spec: z.output<typeof eventSpecSchema>, time: number, i: num
   const base = {
     id,
     time,
-    server: { id: spec.serverId ?? spec.server, name: spec.server, ...(spec.pid !== undefined ? { pid: spec.pid } : {}) },
+    server: { id: spec.serverId ?? spec.server, name: spec.server, ...((spec.serverPid ?? spec.pid) !== undefined ? { pid: spec.serverPid ?? spec.pid } : {}) },
     traceId: spec.traceId ?? (spec.kind === 'mcp' ? `${seq.toString(16).padStart(32, '0')}` : undefined),
     spanId: spec.spanId ?? seq.toString(16).padStart(16, '0'),
   };
