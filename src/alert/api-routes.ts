@@ -221,7 +221,7 @@ export function alertRoutes(manager: AlertManager): AdminRoute[] {
         const now = Date.now();
         const endsAt = b.endsAt ?? new Date(now + parseDurationMs(b.duration!)).toISOString();
         try {
-          const silence = manager.silences.add(
+          const silence = manager.addSilence(
             {
               ...(b.detector !== undefined && { detector: b.detector }),
               ...(b.server !== undefined && { server: b.server }),
@@ -248,7 +248,7 @@ export function alertRoutes(manager: AlertManager): AdminRoute[] {
         return m ? { id: safeDecode(m[1]!) } : undefined;
       },
       handle: (p, _q, body) => {
-        const silence = manager.silences.expire(p.id!, parseBody(expireBody, body).author);
+        const silence = manager.expireSilence(p.id!, parseBody(expireBody, body).author);
         if (!silence) throw new AdminApiError('silence_not_found');
         return reply(200, { silence });
       },

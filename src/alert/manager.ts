@@ -9,7 +9,8 @@ import { BullMqDeliveryQueue } from './queue/bullmq.js';
 import { InProcessDeliveryQueue } from './queue/in-process.js';
 import type { DeadLetter, DeliveryJob, DeliveryOutcome, DeliveryQueue, RecordedIn } from './queue/types.js';
 import { AlertRouter } from './routes.js';
-import { SilenceRegistry } from './silences.js';
+import { SilenceRegistry, type Silence, type SilenceInput } from './silences.js';
+import { SHARED_SYNC_INTERVAL_MS, SharedAlertState } from './shared-state.js';
 import { AlertmanagerSink } from './sinks/alertmanager.js';
 import { LogSink } from './sinks/log.js';
 import { SlackSink } from './sinks/slack.js';
@@ -87,6 +88,8 @@ export class AlertManager implements AlertPublisher, Component {
   private queue?: DeliveryQueue;
   private readonly traceExporter?: AlertTraceExporter;
   private gaugeTimer?: NodeJS.Timeout;
+  private shared?: SharedAlertState;
+  private syncTimer?: NodeJS.Timeout;
   private closed?: Promise<void>;
   private started = false;
 
@@ -141,6 +144,12 @@ export class AlertManager implements AlertPublisher, Component {
       })),
     );
     for (const s of this.sinks) s.start?.();
+    if (q.redis) {
+      this.shared = new SharedAlertState(q.redis, q.password, q.prefix, this.opts.logger);
+      for (const s of this.silences.list({ includeExpired: true })) if (s.source === 'config') void this.shared.saveSilence(s);
+      this.syncTimer = setInterval(() => void this.syncShared(), SHARED_SYNC_INTERVAL_MS);
+      this.syncTimer.unref();
+    }
     this.gaugeTimer = setInterval(() => void this.refreshGauges(), DEAD_LETTER_GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
     void this.refreshGauges();
@@ -152,6 +161,8 @@ export class AlertManager implements AlertPublisher, Component {
   shutdown(): Promise<void> {
     this.closed ??= (async () => {
       clearInterval(this.gaugeTimer);
+      clearInterval(this.syncTimer);
+      this.shared?.close();
       for (const key of [...this.groups.keys()]) this.flushGroup(key);
       await Promise.allSettled(this.sinks.map((s) => s.shutdown?.()));
       await this.queue?.close();
@@ -260,12 +271,41 @@ export class AlertManager implements AlertPublisher, Component {
     return this.alerts.get(id);
   }
 
-  /** Acknowledges a firing alert: no repeat notifications until it resolves (or its severity rises). */
+  /**
+   * Acknowledges a firing alert: no repeat notifications until it resolves (or its severity rises). With
+   * Redis the acknowledgement is shared with every daemon.
+   */
   acknowledge(id: string, author: string, comment = ''): TrackedAlert | undefined {
     const alert = this.alerts.get(id);
     if (!alert) return undefined;
     alert.acknowledged = { author, comment, at: new Date().toISOString() };
+    void this.shared?.saveAck(id, alert.acknowledged);
     return alert;
+  }
+
+  /** Adds a silence (shared with every daemon on the same Redis); throws `RangeError` on bad input. */
+  addSilence(input: SilenceInput, now: number = Date.now()): Silence {
+    const s = this.silences.add(input, now);
+    void this.shared?.saveSilence(s);
+    return s;
+  }
+
+  /** Ends a silence now, everywhere; undefined when there is no such silence. */
+  expireSilence(id: string, author: string): Silence | undefined {
+    const s = this.silences.expire(id, author);
+    if (s) void this.shared?.saveSilence(s);
+    return s;
+  }
+
+  /** Reads the silences and acknowledgements other daemons shared. */
+  async syncShared(): Promise<void> {
+    if (!this.shared) return;
+    const { silences, acks } = await this.shared.load();
+    for (const s of silences) this.silences.upsert(s);
+    for (const [id, ack] of acks) {
+      const alert = this.alerts.get(id);
+      if (alert && !alert.acknowledged) alert.acknowledged = ack;
+    }
   }
 
   deadLetters(): Promise<DeadLetter[]> {

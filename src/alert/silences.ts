@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { SilenceConfig } from '../config/schema.js';
 import type { Alert } from './types.js';
 
@@ -35,10 +35,10 @@ const EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
 export class SilenceRegistry {
   private readonly silences = new Map<string, Silence>();
 
-  /** Loads `alerts.silences`; their ids are stable across restarts (derived from position and content). */
+  /** Loads `alerts.silences`; their ids are stable across restarts and daemons (derived from content). */
   constructor(config: readonly SilenceConfig[] = [], now: number = Date.now()) {
-    config.forEach((c, i) => {
-      const id = `cfg-${i}`;
+    config.forEach((c) => {
+      const id = `cfg-${createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 12)}`;
       this.silences.set(id, {
         id,
         ...(c.detector !== undefined && { detector: c.detector }),
@@ -79,6 +79,15 @@ export class SilenceRegistry {
     };
     this.silences.set(silence.id, silence);
     return silence;
+  }
+
+  /**
+   * Takes a silence another daemon created or changed (shared through Redis). The copy with the earlier
+   * `endsAt` wins, so an expiry made anywhere sticks.
+   */
+  upsert(s: Silence): void {
+    const mine = this.silences.get(s.id);
+    if (!mine || Date.parse(s.endsAt) < Date.parse(mine.endsAt)) this.silences.set(s.id, { ...s });
   }
 
   /** Ends a silence now; returns it, or undefined when there is no such silence. */

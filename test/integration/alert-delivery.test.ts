@@ -217,6 +217,39 @@ describe('two daemons sharing one Redis', () => {
   });
 });
 
+describe('two daemons sharing one Redis: operator state', () => {
+  it('apply a silence and an acknowledgement made through either daemon', async () => {
+    const redis = await requireRedis();
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const { r, url } = await receiver();
+    const sinks = { hook: { type: 'webhook', url } };
+    const a = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.1 }, redis);
+    const b = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.1 }, redis);
+    const silence = a.addSilence({ server: 'quiet', endsAt: new Date(Date.now() + 60_000).toISOString(), author: 'alice', comment: '' });
+    const alert = await a.fireDurably(hostile(1));
+    b.acknowledge(alert.id, 'bob'); // not known to b yet: nothing to do
+    expect(a.acknowledge(alert.id, 'alice', 'mine')?.acknowledged?.author).toBe('alice');
+    await b.fireDurably(hostile(1));
+    await new Promise((res) => setTimeout(res, 200));
+    await b.syncShared();
+    expect(b.silences.list().map((s) => s.id)).toEqual([silence.id]);
+    expect(b.get(alert.id)?.acknowledged?.author).toBe('alice');
+    const quiet = await b.fireDurably(hostile(2, { server: 'quiet' }));
+    expect(quiet.silencedBy).toBe(silence.id);
+    // Acknowledged on a: b does not repeat it either, although the repeat interval passed.
+    await b.fireDurably(hostile(1));
+    const labels = () => r.requests.map((q) => (q.body as { alerts: { labels: { tool: string; server: string } }[] }).alerts[0]!.labels);
+    await waitFor(() => labels().some((l) => l.tool === 'get_forecast_1'), 5000, 'the first notification');
+    await new Promise((res) => setTimeout(res, 700));
+    expect(labels().filter((l) => l.server === 'quiet')).toEqual([]);
+    expect(labels().filter((l) => l.tool === 'get_forecast_1')).toHaveLength(1);
+    b.expireSilence(silence.id, 'bob');
+    await new Promise((res) => setTimeout(res, 100));
+    await a.syncShared();
+    expect(a.silences.list()).toEqual([]);
+  });
+});
+
 describe('Redis unreachable', () => {
   it('records alerts in the fsynced outbox at once, and delivers them after Redis starts', async () => {
     const redisProc = new RedisProcess(await freePort());
