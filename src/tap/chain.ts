@@ -3,7 +3,7 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from '../telemetry/logger.js';
 import type { ParentRef } from './message-tracker.js';
-import type { ParentResolver } from './tap-recorder.js';
+import type { ParentResolver, ServedCall } from './tap-recorder.js';
 
 /**
  * Composability chains without `_meta.traceparent` (DESIGN.md: client -> server A -> server B as one trace).
@@ -16,21 +16,18 @@ import type { ParentResolver } from './tap-recorder.js';
  * When B's tap sees a request that carries no traceparent, it looks for the nearest tap among the
  * ancestors of the process that sent it: for `wrap`, its own parent chain (B's tap is a descendant of A's
  * server, which is a child of A's tap); for `proxy`, the parent chain of the process owning the client
- * end of the TCP connection. It asks that tap for its in-flight calls and takes the newest one. That call
- * was in flight when B's request arrived, so B's span is contained in A's in time by construction; when
- * A serves several calls at once, the newest is the best guess, and the span says how its parent was
+ * end of the TCP connection. It asks that tap for the calls it serves (in flight, and answered in the last
+ * seconds: finding a socket's owner scans /proc and can outlast a quick call) and takes the newest one
+ * that was in flight when B's request arrived (`callInFlightAt`), so B's span is contained in A's in time;
+ * when A serves several calls at once, the newest is the best guess, and the span says how its parent was
  * found (`mcpwatch.parent.source`).
  *
  * Trust: any local process can listen on an abstract name, so a parent found this way is a hint for
  * correlation, never an authorisation decision. What a tap reveals is trace and span ids, nothing else.
  */
 
-export interface InFlightCall {
-  traceId: string;
-  spanId: string;
-  startMs: number;
-  method: string;
-}
+/** A call an upstream tap serves or served (`endMs` once answered). */
+export type InFlightCall = ServedCall;
 
 /** Deepest process ancestry walked. */
 const MAX_ANCESTORS = 32;
@@ -145,7 +142,8 @@ function parseCalls(text: string): InFlightCall[] | undefined {
         typeof c === 'object' &&
         /^[\da-f]{32}$/.test(String((c as InFlightCall).traceId)) &&
         /^[\da-f]{16}$/.test(String((c as InFlightCall).spanId)) &&
-        typeof (c as InFlightCall).startMs === 'number',
+        typeof (c as InFlightCall).startMs === 'number' &&
+        ((c as InFlightCall).endMs === undefined || typeof (c as InFlightCall).endMs === 'number'),
     );
   } catch {
     return undefined;
@@ -166,15 +164,29 @@ export function processTreeResolver(originPid: number, source: ParentRef['source
     }
     return undefined;
   };
-  return async () => {
+  return async (atMs) => {
     if (!CHAIN_SUPPORTED) return undefined;
     tapPid ??= findTap();
     const pid = await tapPid;
     if (pid === undefined) return undefined;
     const calls = await queryTap(pid);
-    const newest = calls?.reduce<InFlightCall | undefined>((best, c) => (best === undefined || c.startMs >= best.startMs ? c : best), undefined);
-    return newest ? { traceId: newest.traceId, spanId: newest.spanId, source } : undefined;
+    const parent = callInFlightAt(calls ?? [], atMs);
+    return parent ? { traceId: parent.traceId, spanId: parent.spanId, source } : undefined;
   };
+}
+
+/**
+ * Time containment: of the calls that were in flight at `atMs` (started before it, not answered before
+ * it), the newest. The look-up may finish after the parent call was answered, so answered calls count
+ * as long as they ended after `atMs`.
+ */
+export function callInFlightAt(calls: InFlightCall[], atMs: number): InFlightCall | undefined {
+  let best: InFlightCall | undefined;
+  for (const c of calls) {
+    if (c.startMs > atMs || (c.endMs !== undefined && c.endMs < atMs)) continue;
+    if (best === undefined || c.startMs >= best.startMs) best = c;
+  }
+  return best;
 }
 
 /**

@@ -25,8 +25,20 @@ export interface SpanSink {
   record(span: TapSpan): void;
 }
 
-/** Finds the in-flight call of an upstream tap that a request of this server was made for. */
-export type ParentResolver = () => Promise<ParentRef | undefined>;
+/**
+ * Finds the call of an upstream tap that a request of this server, seen at `atMs` (epoch ms), was made
+ * for: a call that was in flight at that time.
+ */
+export type ParentResolver = (atMs: number) => Promise<ParentRef | undefined>;
+
+/** A call this server serves or served recently, as descendant taps are told (`endMs` once answered). */
+export interface ServedCall {
+  traceId: string;
+  spanId: string;
+  startMs: number;
+  endMs?: number;
+  method: string;
+}
 
 export interface RecorderOptions {
   sink: SpanSink;
@@ -80,6 +92,13 @@ export interface RecorderStats {
 }
 
 const DEFAULT_MAX_CONTENT_CHARS = 64 * 1024;
+/**
+ * Answered calls kept for descendant taps: a descendant's parent look-up (a socket-owner scan of /proc)
+ * can take longer than a quick call lasts, so it asks "what was in flight when my request arrived?", not
+ * "what is in flight now?".
+ */
+const RECENT_CALLS = 256;
+const RECENT_CALL_MS = 30_000;
 /** Results a span needs the content of (protocol version, catalogs): always parsed whole, even when large. */
 const FULL_RESULT_METHODS: ReadonlySet<string> = new Set(['initialize', ...Object.keys(CATALOG_METHODS)]);
 const MAX_SCOPES = 1000;
@@ -119,6 +138,7 @@ export class TapRecorder {
     largeFullParses: 0,
   };
   private readonly loggedOnce = new Set<string>();
+  private recentCalls: Array<{ req: InFlightRequest; endMs: number }> = [];
 
   constructor(private readonly opts: RecorderOptions) {
     this.tracker = new MessageTracker(opts.maxInFlight);
@@ -210,13 +230,19 @@ export class TapRecorder {
   }
 
   /**
-   * Calls this server is serving now (client-to-server requests in flight), newest last, with their
-   * span ids: what a descendant tap parents its spans on.
+   * Calls this server is serving (client-to-server requests in flight) and answered in the last
+   * `RECENT_CALL_MS`, with their span ids and times: what a descendant tap parents its spans on.
    */
-  async inFlightCalls(): Promise<Array<{ traceId: string; spanId: string; startMs: number; method: string }>> {
-    const reqs = this.tracker.inFlight('client_to_server');
-    const ids = await Promise.all(reqs.map((r) => r.ids));
-    return reqs.map((r, i) => ({ traceId: ids[i]!.traceId, spanId: r.spanId, startMs: r.startMs, method: r.method }));
+  async servedCalls(): Promise<ServedCall[]> {
+    const cutoff = nowMs() - RECENT_CALL_MS;
+    const recent = this.recentCalls.filter((c) => c.endMs >= cutoff);
+    const reqs = [...recent.map((c) => ({ req: c.req, endMs: c.endMs as number | undefined })), ...this.tracker.inFlight('client_to_server').map((req) => ({ req, endMs: undefined }))];
+    const ids = await Promise.all(reqs.map((r) => r.req.ids.catch(() => ({ traceId: newTraceId() }))));
+    return reqs.map(({ req, endMs }, i) => {
+      const call: ServedCall = { traceId: ids[i]!.traceId, spanId: req.spanId, startMs: req.startMs, method: req.method };
+      if (endMs !== undefined) call.endMs = endMs;
+      return call;
+    });
   }
 
   /** Records every request still unanswered (at shutdown). */
@@ -297,7 +323,7 @@ export class TapRecorder {
     if (fromMeta) {
       ids = Promise.resolve({ traceId: fromMeta.traceId, parent: fromMeta });
     } else if (ctx.resolveParent && ctx.direction === 'client_to_server') {
-      ids = ctx.resolveParent().then(
+      ids = ctx.resolveParent(at).then(
         (parent) => (parent ? { traceId: parent.traceId, parent } : { traceId: newTraceId() }),
         () => ({ traceId: newTraceId() }),
       );
@@ -409,6 +435,10 @@ export class TapRecorder {
   }
 
   private async finish(req: InFlightRequest, endMs: number, error: string | undefined): Promise<void> {
+    if (req.direction === 'client_to_server') {
+      this.recentCalls.push({ req, endMs });
+      if (this.recentCalls.length > RECENT_CALLS) this.recentCalls = this.recentCalls.slice(-RECENT_CALLS);
+    }
     let ids: Awaited<InFlightRequest['ids']>;
     try {
       ids = await req.ids;

@@ -253,10 +253,10 @@ export class McpProxy {
     if (!resolver) {
       const owner = socketOwnerPid(socket.remotePort, socket.localPort);
       let inner: Promise<ParentResolver | undefined> | undefined;
-      resolver = async () => {
+      resolver = async (atMs) => {
         inner ??= owner.then((pid) => (pid === undefined ? undefined : processTreeResolver(pid, 'socket_owner', true)));
         const r = await inner;
-        return r ? r() : undefined;
+        return r ? r(atMs) : undefined;
       };
       this.parentBySocket.set(socket, resolver);
     }

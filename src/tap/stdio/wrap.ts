@@ -93,7 +93,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
       });
   const sink: SpanSink = opts.sink ?? emitter!;
   const recorder = new TapRecorder({ sink, logger: log, tapKind: 'stdio', transport: 'pipe', serverId, captureContent: opts.captureContent });
-  const chainServer = new ChainServer(() => recorder.inFlightCalls(), log);
+  const chainServer = new ChainServer(() => recorder.servedCalls(), log);
   await chainServer.start();
   const resolveParent = CHAIN_SUPPORTED ? processTreeResolver(process.pid, 'process_tree') : undefined;
 
