@@ -7,11 +7,21 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
-/** A config on ephemeral loopback ports, with overrides merged one level deep per section. */
+/**
+ * A config on ephemeral loopback ports, with overrides merged one level deep per section (two for
+ * `receivers`). Host telemetry is off unless a test turns a receiver on: tests run in parallel, and a
+ * daemon that scans /proc would see the MCP servers of other tests and report them.
+ */
 export function testConfig(overrides: Record<string, Record<string, unknown>> = {}): Config {
+  const receivers = (overrides.receivers ?? {}) as Record<string, object | undefined>;
   return configSchema.parse({
     ...overrides,
-    receivers: { otlp: { endpoint: '127.0.0.1:0', ...(overrides.receivers?.otlp as object | undefined) } },
+    receivers: {
+      otlp: { endpoint: '127.0.0.1:0', ...receivers.otlp },
+      process: { enabled: false, ...receivers.process },
+      file: { enabled: false, ...receivers.file },
+      network: { enabled: false, ...receivers.network },
+    },
     admin: { endpoint: '127.0.0.1:0', ...overrides.admin },
   });
 }

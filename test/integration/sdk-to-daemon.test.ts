@@ -101,7 +101,7 @@ describe('NodeSDK -> official exporters -> mcpwatch', () => {
 
   it('produces MCP events for the MCP spans only', async () => {
     for (const { adminUrl } of [protoDaemon, jsonDaemon]) {
-      const res = await fetch(`${adminUrl}/api/events?limit=10`);
+      const res = await fetch(`${adminUrl}/api/events?kind=mcp&limit=10`);
       const { events } = (await res.json()) as { events: { method: string; tool?: string; outcome: string }[] };
       expect(events.map((e) => `${e.method} ${e.tool} ${e.outcome}`).sort()).toEqual(['tools/call geocode error', 'tools/call get_weather ok']);
     }
