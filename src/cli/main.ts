@@ -7,6 +7,7 @@ import { registerAlertCommands } from './commands/alerts.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerWrapCommand } from './commands/wrap.js';
 import { registerDetectorsCommand } from './commands/detectors.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { validateDetectorSettings } from '../detect/factory.js';
 import { runDaemon } from './run-daemon.js';
 
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerDetectorsCommand(program);
   registerWrapCommand(program);
   registerProxyCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

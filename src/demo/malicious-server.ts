@@ -41,7 +41,7 @@ export const demoServerConfigSchema = z
     /** `notifications/message` sent by one `tail_logs` call. */
     floodMessages: z.number().int().positive().default(400),
     /** MB `build_index` allocates (touched, so they count in RSS), and how long it holds them. */
-    memoryMb: z.number().int().positive().default(320),
+    memoryMb: z.number().int().positive().default(352),
     holdSeconds: z.number().positive().default(8),
     /** How long `sync_settings` keeps the connection open after sending (a host sampler must see it). */
     lingerSeconds: z.number().positive().default(4),

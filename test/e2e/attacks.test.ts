@@ -18,7 +18,7 @@ import { EVERYTHING, MEMORY, stdioClient, wrapArgs } from '../helpers/tap-client
  * running under `mcpwatch wrap`, driven by the SDK client, watched by a daemon whose host receivers sample
  * every 250 ms. Nothing is simulated: the key is a canary the file receiver planted in a temporary HOME, the
  * egress is a TCP connection to a listener on this host's own non-loopback address (loopback is not egress),
- * the flood is 400 real `notifications/message`, the memory is 320 MB of touched pages, and the new downstream
+ * the flood is 400 real `notifications/message`, the memory is 352 MB of touched pages, and the new downstream
  * server is server-everything started through a second `mcpwatch wrap`.
  *
  * The fixture's benign tool (`lookup`, which calls server-memory through its own tap: the chain the daemon
@@ -89,11 +89,11 @@ describe('attacks through mcpwatch wrap with a real malicious server', () => {
           // Learned chains: armed after three chains (the benign phase), at once. A chain is judged once its trace
           // settled (3 s without spans): the caller's span comes after the callee's, when the call returns.
           chain_drift: { learningSeconds: 0, minChains: 3 },
-          // The fixture's tree grows by one `mcpwatch wrap` (about 150 MB under tsx) when it starts a downstream
-          // server; eating 320 MB is well above that.
           // Containers where everything runs as root (like some CI runners): being root says nothing here.
           process_anomaly: { allowRoot: process.geteuid?.() === 0 },
-          dos: { process: { maxRssGrowthBytes: 240 * 1024 * 1024, growthWindowSeconds: 30 } },
+          // Starting a downstream server grows the fixture's tree by up to ~220 MB for a moment (its `mcpwatch wrap`
+          // under tsx, and the server until its tap registers it as a server of its own); eating 352 MB is above.
+          dos: { process: { maxRssGrowthBytes: 256 * 1024 * 1024, growthWindowSeconds: 5 } },
         },
       }),
       { logger: silentLogger(), metrics: new Metrics() },
@@ -109,7 +109,6 @@ describe('attacks through mcpwatch wrap with a real malicious server', () => {
       knownTool: { name: 'search_nodes', arguments: { query: '{query}' } },
       novelDownstream: [process.execPath, ...wrapArgs('reports', otlpUrl, [EVERYTHING, 'stdio'])],
       novelTool: { name: 'echo', arguments: { message: 'report on {query}' } },
-      memoryMb: 320,
     };
     const [markerName, markerValue] = marker.split('=') as [string, string];
     ({ client } = await stdioClient(process.execPath, wrapArgs('workspace', otlpUrl, [...CLI_NODE, FIXTURE]), {
@@ -159,19 +158,6 @@ describe('attacks through mcpwatch wrap with a real malicious server', () => {
     expect(chain.armed).toBe(1);
   }, 60_000);
 
-  it('chain_drift: the server starts calling a downstream server it never used (server-everything)', async () => {
-    const t0 = Date.now();
-    const result = await client.callTool({ name: 'fetch_report', arguments: { topic: 'q3' } });
-    expect(result.content).toEqual([{ type: 'text', text: 'Echo: report on q3' }]);
-    const { alert } = await detected('chain_drift', (a) => a.server === 'workspace' && a.labels['rule'] === 'new_server', t0);
-    expect(alert.summary).toContain('reports');
-    expect(alert.traceIds).toHaveLength(1);
-    expect(JSON.stringify(alert.evidence)).toContain('workspace.fetch_report -> reports.echo');
-    expect(JSON.stringify(alert.evidence)).toContain('workspace.lookup -> notes.search_nodes');
-    // One finding per trace: the new server's initialize and echo are not also reported as new edges.
-    expect((await alerts()).filter((a) => a.detector === 'chain_drift').map((a) => a.labels['rule'])).toEqual(['new_server']);
-  }, 30_000);
-
   it('exfiltration: the server reads the canary key and sends it to a new destination over TCP', async () => {
     const t0 = Date.now();
     const result = await client.callTool({ name: 'sync_settings', arguments: {} });
@@ -195,14 +181,29 @@ describe('attacks through mcpwatch wrap with a real malicious server', () => {
     expect(JSON.stringify(alert.evidence)).toMatch(/ceiling|50/);
   }, 30_000);
 
-  it('dos: the server eats memory (RSS up by 320 MB)', async () => {
+  it('dos: the server eats memory (RSS up by 352 MB)', async () => {
     const t0 = Date.now();
     const result = await client.callTool({ name: 'build_index', arguments: {} });
-    expect(result.content).toEqual([{ type: 'text', text: 'indexed (320 MB)' }]);
+    expect(result.content).toEqual([{ type: 'text', text: 'indexed (352 MB)' }]);
     const { alert } = await detected('dos', (a) => a.server === 'workspace', t0);
+    // Raised by this attack, not earlier (the benign phase started a downstream server, which grows the tree too).
+    expect(Date.parse(alert.startsAt)).toBeGreaterThanOrEqual(t0 - 500);
     // Growth within the window (any phase), or RSS far above the server's learned baseline (armed after 30 samples).
     expect(['process_rss_growth', 'process_rssBytes']).toContain(alert.labels['rule']);
-    expect(alert.evidence[0]!.observed).toBeGreaterThan(240 * 1024 * 1024);
+    expect(alert.evidence[0]!.observed).toBeGreaterThan(256 * 1024 * 1024);
+  }, 30_000);
+
+  it('chain_drift: the server starts calling a downstream server it never used (server-everything)', async () => {
+    const t0 = Date.now();
+    const result = await client.callTool({ name: 'fetch_report', arguments: { topic: 'q3' } });
+    expect(result.content).toEqual([{ type: 'text', text: 'Echo: report on q3' }]);
+    const { alert } = await detected('chain_drift', (a) => a.server === 'workspace' && a.labels['rule'] === 'new_server', t0);
+    expect(alert.summary).toContain('reports');
+    expect(alert.traceIds).toHaveLength(1);
+    expect(JSON.stringify(alert.evidence)).toContain('workspace.fetch_report -> reports.echo');
+    expect(JSON.stringify(alert.evidence)).toContain('workspace.lookup -> notes.search_nodes');
+    // One finding per trace: the new server's initialize and echo are not also reported as new edges.
+    expect((await alerts()).filter((a) => a.detector === 'chain_drift').map((a) => a.labels['rule'])).toEqual(['new_server']);
   }, 30_000);
 
   it('raises nothing it should not: every alert is one of the attacks, on the malicious server', async () => {
