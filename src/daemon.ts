@@ -14,11 +14,9 @@ import { RecentStore } from './store/recent-store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { validateConfig } from './config/validate.js';
-import type { AlertPublisher } from './alert/types.js';
 import { AlertManager } from './alert/manager.js';
 import { alertRoutes } from './alert/api-routes.js';
 import { DetectorEngine } from './detect/engine.js';
-import { RecordingAlertPublisher } from './detect/recording-publisher.js';
 import { AuditLog } from './audit/audit-log.js';
 import { withServerRegistry } from './detect/server-registry-settings.js';
 
@@ -28,8 +26,8 @@ export interface DaemonOptions {
 }
 
 /**
- * The mcpwatch daemon: receivers -> bounded queue -> normalization -> store (and, as they land, detectors
- * and alerting), with the admin server beside them.
+ * The mcpwatch daemon: receivers (OTLP, host telemetry) -> bounded queue -> normalization -> event bus
+ * (store, detectors, audit log) -> alert manager -> queue -> sinks, with the admin server beside them.
  *
  * Start order: admin (so /livez answers and /readyz says "not ready" at once), then the pipeline, then the
  * receivers. Shutdown runs in reverse: receivers stop taking data, the queue drains, the admin server
@@ -41,12 +39,10 @@ export class Daemon {
   readonly store: RecentStore;
   /** Where normalized events go; detectors attach here. */
   readonly events: FanOutConsumer<McpEvent>;
-  /** Runs the detectors over `events`; alerts go to `alerts` when an alert manager runs, else to `recordedAlerts`. */
+  /** Runs the detectors over `events`; their alerts go to `alerts`. */
   readonly detectors: DetectorEngine;
   /** Alert delivery (`alerts.*`): the `AlertPublisher` detectors raise alerts through. */
   readonly alerts: AlertManager;
-  /** Alerts kept in memory (and logged) while no alert manager is wired; undefined once one is. */
-  readonly recordedAlerts?: RecordingAlertPublisher;
   /** Host receivers (process, file, network) and the server registry they share; undefined when all are off. */
   readonly host?: HostTelemetry;
   private readonly lifecycle = new Lifecycle();
@@ -81,18 +77,9 @@ export class Daemon {
       adminEndpoint: config.admin.endpoint,
       store: this.store,
     });
-    // The alert manager, when one is constructed above this point, takes the engine's alerts; until then
-    // the recording publisher keeps them for /api/alerts and logs each one.
-    const manager: AlertPublisher | undefined = (this as Partial<{ alerts: AlertPublisher }>).alerts;
-    if (!manager) {
-      this.recordedAlerts = new RecordingAlertPublisher({
-        capacity: config.detectors.engine.recentAlerts,
-        logger: this.logger.child({ component: 'alerts' }),
-      });
-    }
     this.detectors = new DetectorEngine({
       section: withServerRegistry(config.detectors, config.servers),
-      publisher: manager ?? this.recordedAlerts!,
+      publisher: this.alerts,
       logger: this.logger.child({ component: 'detectors' }),
       metrics: this.metrics,
     });
@@ -104,7 +91,6 @@ export class Daemon {
       logger: this.logger.child({ component: 'admin' }),
       readiness: () => this.readiness(),
       detectors: () => this.detectors.list(),
-      alerts: (q) => this.recordedAlerts?.list(q) ?? [],
       routes: alertRoutes(this.alerts),
     });
     this.lifecycle.add('admin', this.admin);

@@ -29,8 +29,6 @@ export interface AdminServerOptions {
   detectors?: () => unknown[];
   /** More routes (e.g. the alert manager's `/api/alerts/...`), matched before the built-in ones. */
   routes?: AdminRoute[];
-  /** Recent alerts for `/api/alerts` (filters: detector, server, status, limit), newest first. */
-  alerts?: (query: { detector?: string; server?: string; status?: 'firing' | 'resolved'; limit?: number }) => unknown[];
 }
 
 /** Most events one `/api/events` answer holds, and how many it holds when `limit` is not given. */
@@ -124,12 +122,6 @@ export class AdminServer implements Component {
         public: false,
         match: exact('/api/detectors'),
         handle: () => json(200, { detectors: this.opts.detectors?.() ?? [] }),
-      },
-      {
-        template: '/api/alerts',
-        public: false,
-        match: exact('/api/alerts'),
-        handle: (_p, q) => json(200, { alerts: this.opts.alerts?.(alertQuery(q)) ?? [] }),
       },
     ];
   }
@@ -349,24 +341,6 @@ export function parseEventQuery(query: URLSearchParams, now: number = Date.now()
         break;
       }
     }
-  }
-  return out;
-}
-
-/** `/api/alerts` filters; a bad value is a 400 naming the parameter. */
-function alertQuery(q: URLSearchParams): { detector?: string; server?: string; status?: 'firing' | 'resolved'; limit?: number } {
-  const out: { detector?: string; server?: string; status?: 'firing' | 'resolved'; limit?: number } = {};
-  for (const [key, value] of q) {
-    if (value.length > MAX_FILTER_LENGTH) throw new AdminApiError('bad_request', `${key}: longer than ${MAX_FILTER_LENGTH} characters`);
-    if (key === 'detector' || key === 'server') out[key] = value;
-    else if (key === 'status') {
-      if (value !== 'firing' && value !== 'resolved') throw new AdminApiError('bad_request', 'status: must be firing or resolved');
-      out.status = value;
-    } else if (key === 'limit') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1 || n > EVENTS_MAX_LIMIT) throw new AdminApiError('bad_request', `limit: must be an integer from 1 to ${EVENTS_MAX_LIMIT}`);
-      out.limit = n;
-    } else throw new AdminApiError('bad_request', `${key}: unknown parameter (use detector, server, status, limit)`);
   }
   return out;
 }

@@ -29,8 +29,6 @@ export const engineSettingsSchema = z
     persistIntervalSeconds: z.number().positive().default(60),
     /** How often detectors are ticked so windows close without traffic. */
     tickIntervalMs: z.number().int().min(10).max(60_000).default(1000),
-    /** Alerts kept in memory for `GET /api/alerts` when no alert manager runs. */
-    recentAlerts: z.number().int().positive().default(1000),
   })
   .strict();
 
