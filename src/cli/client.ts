@@ -21,14 +21,31 @@ export function adminBaseUrl(admin: string): string {
   return /^https?:\/\//.test(admin) ? admin.replace(/\/$/, '') : `http://${admin}`;
 }
 
-export async function adminGet<T>(opts: ClientOptions, path: string): Promise<T> {
+export function adminGet<T>(opts: ClientOptions, path: string): Promise<T> {
+  return adminRequest<T>(opts, path);
+}
+
+/** POSTs a JSON body to the admin API; errors as `AdminClientError`, like `adminGet`. */
+export function adminPost<T>(opts: ClientOptions, path: string, body: unknown): Promise<T> {
+  return adminRequest<T>(opts, path, body);
+}
+
+async function adminRequest<T>(opts: ClientOptions, path: string, body?: unknown): Promise<T> {
   const url = `${adminBaseUrl(opts.admin)}${path}`;
+  const auth: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
   let res: Response;
   try {
-    res = await fetch(url, {
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
-    });
+    res = await fetch(
+      url,
+      body === undefined
+        ? { headers: auth, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) }
+        : {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...auth },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+          },
+    );
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new AdminClientError(`cannot reach the mcpwatch daemon at ${adminBaseUrl(opts.admin)} (${cause}); is it running? (--admin HOST:PORT)`);

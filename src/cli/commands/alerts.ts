@@ -2,12 +2,12 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { DeadLetter } from '../../alert/queue/types.js';
 import type { Silence } from '../../alert/silences.js';
 import type { TrackedAlert } from '../../alert/types.js';
-import { parseSince, SinceParseError } from '../../api/since.js';
-import { AdminClientError, adminBaseUrl, adminGet, type ClientOptions } from '../client.js';
+import { adminGet, adminPost, type ClientOptions } from '../client.js';
 import { EXIT } from '../exit-codes.js';
 import { sanitizeForTerminal } from '../sanitize.js';
 import { renderTable } from '../table.js';
 import { DEFAULT_ADMIN_ENDPOINT } from './query.js';
+import { checkSince, run, usage } from '../run-command.js';
 
 const ADMIN_ENV = 'MCPWATCH_ADMIN_URL';
 const TOKEN_ENV = 'MCPWATCH_ADMIN_TOKEN';
@@ -17,34 +17,6 @@ interface ConnectionOptions {
   admin: string;
   token?: string;
   json?: boolean;
-}
-
-/** POSTs a JSON body to the admin API; errors as `AdminClientError`, like `adminGet`. */
-export async function adminPost<T>(opts: ClientOptions, path: string, body: unknown): Promise<T> {
-  const url = `${adminBaseUrl(opts.admin)}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new AdminClientError(`cannot reach the mcpwatch daemon at ${adminBaseUrl(opts.admin)} (${cause}); is it running? (--admin HOST:PORT)`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { message?: string }).message ?? text;
-    } catch {
-      // not JSON: keep the body text
-    }
-    throw new AdminClientError(`daemon answered ${res.status}: ${message}`, res.status);
-  }
-  return JSON.parse(text) as T;
 }
 
 /**
@@ -68,14 +40,7 @@ export function registerAlertCommands(program: Command): void {
       .addOption(new Option('--limit <n>', 'most alerts listed (1-1000)').argParser(positiveInt(1000)))
       .addHelpText('after', examples('mcpwatch alerts --severity high --status firing', 'mcpwatch alerts --detector exfiltration --since 1h --json')),
   ).action(async (opts: ConnectionOptions & Record<string, string | number | undefined>, cmd: Command) => {
-    if (typeof opts.since === 'string') {
-      try {
-        parseSince(opts.since);
-      } catch (err) {
-        if (err instanceof SinceParseError) usage(cmd, `--since ${err.message}`);
-        throw err;
-      }
-    }
+    checkSince(cmd, typeof opts.since === 'string' ? opts.since : undefined);
     const p = new URLSearchParams();
     for (const k of ['detector', 'server', 'severity', 'status', 'since', 'limit']) {
       const v = opts[k];
@@ -239,23 +204,3 @@ function positiveInt(max: number): (value: string) => number {
   };
 }
 
-function usage(cmd: Command, message: string): never {
-  cmd.error(`error: ${message}`, { exitCode: EXIT.usage, code: 'mcpwatch.usage' });
-}
-
-async function run(cmd: Command, body: () => Promise<string>): Promise<void> {
-  const output = cmd.configureOutput();
-  let text: string;
-  try {
-    text = await body();
-  } catch (err) {
-    if (!(err instanceof AdminClientError)) throw err;
-    const line = `mcpwatch: ${sanitizeForTerminal(err.message)}\n`;
-    if (output.writeErr) output.writeErr(line);
-    else process.stderr.write(line);
-    process.exitCode = EXIT.failure;
-    return;
-  }
-  if (output.writeOut) output.writeOut(text);
-  else process.stdout.write(text);
-}

@@ -1,11 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { McpEvent } from '../../pipeline/events.js';
 import type { ServerSummary, StoredSpan, TraceNode } from '../../store/types.js';
-import { parseSince, SinceParseError } from '../../api/since.js';
-import { AdminClientError, adminGet, type ClientOptions } from '../client.js';
+import { adminGet, type ClientOptions } from '../client.js';
 import { EXIT } from '../exit-codes.js';
 import { sanitizeForTerminal } from '../sanitize.js';
 import { renderTable } from '../table.js';
+import { checkSince, run, usage } from '../run-command.js';
 
 /** Where the query commands look for the daemon when neither `--admin` nor `MCPWATCH_ADMIN_URL` is set. */
 export const DEFAULT_ADMIN_ENDPOINT = '127.0.0.1:9464';
@@ -177,41 +177,6 @@ function positiveInt(max: number): (value: string) => number {
   };
 }
 
-function usage(cmd: Command, message: string): never {
-  cmd.error(`error: ${message}`, { exitCode: EXIT.usage, code: 'mcpwatch.usage' });
-}
-
-function checkSince(cmd: Command, since: string | undefined): void {
-  if (since === undefined) return;
-  try {
-    parseSince(since);
-  } catch (err) {
-    if (err instanceof SinceParseError) usage(cmd, `--since ${err.message}`);
-    throw err;
-  }
-}
-
-/**
- * Runs one query and prints its output. Connection and daemon failures are reported on stderr with exit
- * code 1 rather than thrown, so the command behaves the same under any entry point.
- */
-async function run(cmd: Command, body: () => Promise<string>): Promise<void> {
-  const output = cmd.configureOutput();
-  let text: string;
-  try {
-    text = await body();
-  } catch (err) {
-    if (!(err instanceof AdminClientError)) throw err;
-    // The daemon's message may quote what a sender sent; it is not printed raw.
-    const line = `mcpwatch: ${sanitizeForTerminal(err.message)}\n`;
-    if (output.writeErr) output.writeErr(line);
-    else process.stderr.write(line);
-    process.exitCode = EXIT.failure;
-    return;
-  }
-  if (output.writeOut) output.writeOut(text);
-  else process.stdout.write(text);
-}
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { parseSince, SinceParseError } from '../api/since.js';
+import { AdminClientError } from './client.js';
+import { EXIT } from './exit-codes.js';
+import { sanitizeForTerminal } from './sanitize.js';
+
+/** Ends the command with a usage error (exit 2) and the message. */
+export function usage(cmd: Command, message: string): never {
+  cmd.error(`error: ${message}`, { exitCode: EXIT.usage, code: 'mcpwatch.usage' });
+}
+
+/** Rejects an unreadable `--since` before anything is sent to the daemon. */
+export function checkSince(cmd: Command, since: string | undefined): void {
+  if (since === undefined) return;
+  try {
+    parseSince(since);
+  } catch (err) {
+    if (err instanceof SinceParseError) usage(cmd, `--since ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Runs one query and prints its output. Connection and daemon failures are reported on stderr with exit
+ * code 1 rather than thrown, so the command behaves the same under any entry point.
+ */
+export async function run(cmd: Command, body: () => Promise<string>): Promise<void> {
+  const output = cmd.configureOutput();
+  let text: string;
+  try {
+    text = await body();
+  } catch (err) {
+    if (!(err instanceof AdminClientError)) throw err;
+    // The daemon's message may quote what a sender sent; it is not printed raw.
+    const line = `mcpwatch: ${sanitizeForTerminal(err.message)}\n`;
+    if (output.writeErr) output.writeErr(line);
+    else process.stderr.write(line);
+    process.exitCode = EXIT.failure;
+    return;
+  }
+  if (output.writeOut) output.writeOut(text);
+  else process.stdout.write(text);
+}
