@@ -158,7 +158,11 @@ class DosDetector {
     const concurrency = t.durationSum / this.windowMs;
     if (concurrency > c.maxConcurrency) this.fireTraffic(t, 'concurrency', { kind: 'ceiling', observed: concurrency, limit: c.maxConcurrency }, e);
     const size = e.result?.size;
-    if (size !== undefined) {
+    // Most responses are below both the ceiling and the smallest size the baseline rule considers: learn them
+    // without building a verdict (what `assess` would conclude anyway).
+    if (size !== undefined && size <= c.maxResponseBytes && (size < c.minResponseBytes || t.size.phase !== 'armed')) {
+      t.size.update(size);
+    } else if (size !== undefined) {
       const verdict = assess(size, robustView(t.size, 64 * 1024), { ceiling: c.maxResponseBytes, zThreshold: c.zThreshold, minValue: c.minResponseBytes });
       if (verdict) {
         this.ctx.fire({

@@ -51,6 +51,8 @@ interface ServerState {
 }
 
 const MASKED = /\[masked:sha256:([0-9a-f]{12})\]/g;
+/** Not global: `test` on a global regex would carry `lastIndex` from one line to the next. */
+const HAS_MASKED = /\[masked:sha256:[0-9a-f]{12}\]/;
 const URL_HOST = /\bhttps?:\/\/(?:[^\s/@"'<>]*@)?(\[[0-9a-f:.]+\]|[^\s/:?#"'<>]+)/gi;
 const EMAIL = /\b[A-Za-z0-9._%+-]{1,64}@([A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24})\b/g;
 const SECRET_ENV_NAME = /(?:KEY|TOKEN|SECRET|PASSW|CREDENTIAL|DATABASE_URL|DSN|PRIVATE)/i;
@@ -71,20 +73,24 @@ function stringsOf(value: unknown, out: string[] = [], keys: string[] = [], dept
   return out;
 }
 
-/** Content fingerprints: masked-secret hashes as they are, and a short hash of each substantial line. */
-function fingerprints(strings: readonly string[]): { secrets: string[]; lines: string[] } {
+/**
+ * Content fingerprints: masked-secret hashes as they are, and (with `withLines`) a short hash of each
+ * substantial line. Line hashes cost a SHA-256 per line: callers ask for them only when they can be used
+ * (a sensitive read to remember them for, or remembered fingerprints to compare against).
+ */
+function fingerprints(strings: readonly string[], withLines: boolean): { secrets: string[]; lines: string[] } {
   const secrets = new Set<string>();
   const lines = new Set<string>();
   for (const raw of strings) {
     const s = maskSecretsInString(raw);
-    for (const m of s.matchAll(MASKED)) secrets.add(m[1]!);
+    if (s.includes('[masked:')) for (const m of s.matchAll(MASKED)) secrets.add(m[1]!);
+    if (!withLines || lines.size >= MAX_LINES) continue;
     for (const line of s.split('\n')) {
       const t = line.trim();
-      if (t.length < 16 || t.length > 4096 || MASKED.test(t)) continue;
+      if (t.length < 16 || t.length > 4096 || HAS_MASKED.test(t)) continue;
       lines.add(createHash('sha256').update(t).digest('hex').slice(0, 16));
       if (lines.size >= MAX_LINES) break;
     }
-    MASKED.lastIndex = 0;
   }
   return { secrets: [...secrets], lines: [...lines] };
 }
@@ -153,10 +159,17 @@ class ExfiltrationDetector {
   }
 
   private recentRead(e: McpEvent): SensitiveRead | undefined {
-    const candidates = [...(this.servers.get(e.server.id, e.time)?.reads ?? [])];
-    if (e.kind === 'mcp' && e.client?.name !== undefined) candidates.push(...(this.clients.get(e.client.name, e.time) ?? []));
+    let best = this.latestIn(this.servers.get(e.server.id, e.time)?.reads, e.time);
+    if (e.kind === 'mcp' && e.client?.name !== undefined) {
+      const viaClient = this.latestIn(this.clients.get(e.client.name, e.time), e.time);
+      if (viaClient && (!best || viaClient.time > best.time)) best = viaClient;
+    }
+    return best;
+  }
+
+  private latestIn(reads: readonly SensitiveRead[] | undefined, time: number): SensitiveRead | undefined {
     let best: SensitiveRead | undefined;
-    for (const r of candidates) if (e.time - r.time <= this.windowMs && e.time >= r.time - 1000 && (!best || r.time > best.time)) best = r;
+    for (const r of reads ?? []) if (time - r.time <= this.windowMs && time >= r.time - 1000 && (!best || r.time > best.time)) best = r;
     return best;
   }
 
@@ -205,7 +218,7 @@ class ExfiltrationDetector {
     const resultStrings = e.result?.content !== undefined ? stringsOf(e.result.content) : [];
 
     // Egress first: a send in this call is checked against reads that happened before it.
-    const fp = fingerprints(argStrings);
+    const fp = fingerprints(argStrings, this.seen.size > 0);
     this.checkSameData(e, fp);
     this.checkToolEgress(e, argStrings);
     if (this.ctx.config.secretsInArguments && fp.secrets.length > 0) {
@@ -239,9 +252,9 @@ class ExfiltrationDetector {
       }
     }
     if (!read && /env/i.test(e.tool ?? '') && argStrings.some((s) => SECRET_ENV_NAME.test(s))) read = this.markRead(e, `${e.tool} of a secret-named variable`);
-    const resultFp = fingerprints(resultStrings);
-    if (!read && resultFp.secrets.length > 0) read = this.markRead(e, `secret(s) in the result of ${e.tool ?? e.method}`);
-    if (read) for (const h of [...resultFp.secrets, ...resultFp.lines]) this.seen.set(h, read, e.time);
+    const resultSecrets = fingerprints(resultStrings, false).secrets;
+    if (!read && resultSecrets.length > 0) read = this.markRead(e, `secret(s) in the result of ${e.tool ?? e.method}`);
+    if (read) for (const h of [...resultSecrets, ...fingerprints(resultStrings, true).lines]) this.seen.set(h, read, e.time);
   }
 
   private checkSameData(e: McpTrafficEvent, fp: { secrets: string[]; lines: string[] }): void {
@@ -268,6 +281,10 @@ class ExfiltrationDetector {
   }
 
   private checkToolEgress(e: McpTrafficEvent, argStrings: readonly string[]): void {
+    if (argStrings.length === 0) return;
+    // The read first: it is a lookup, where scanning every argument for URLs and addresses is two regexes a string.
+    const read = this.recentRead(e);
+    if (!read) return;
     let host: string | undefined;
     for (const s of argStrings) {
       for (const m of s.matchAll(URL_HOST)) if (isPublicHost(m[1]!)) host ??= m[1]!.toLowerCase();
@@ -275,8 +292,6 @@ class ExfiltrationDetector {
       if (host) break;
     }
     if (!host) return;
-    const read = this.recentRead(e);
-    if (!read) return;
     this.fireChain(e, read, host, [
       {
         description: `${e.tool ?? e.method} called with a public destination ${host} ${Math.round((e.time - read.time) / 1000)} s after the read`,

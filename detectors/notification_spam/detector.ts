@@ -309,7 +309,8 @@ class NotificationSpamDetector {
 
   private noteRequest(e: McpTrafficEvent): void {
     if (e.traceId !== undefined) {
-      this.solicited.set(`t:${e.traceId}`, true, e.time);
+      // Only stateless-era logs are judged solicited or not; session-era requests need no record of it.
+      if (e.era !== 'session' && this.ctx.config.unsolicitedLogs) this.solicited.set(`t:${e.traceId}`, true, e.time);
       if (e.durationMs !== undefined) this.requestEnds.set(e.traceId, e.time + e.durationMs, e.time);
     }
     if (e.method === 'subscriptions/listen') this.solicited.set(`c:${e.server.id}\u001f${e.correlationKey}`, true, e.time);

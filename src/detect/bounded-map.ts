@@ -1,7 +1,11 @@
 /**
  * Per-entity detector state with a hard cap: least-recently-used entries go first, entries idle for
- * longer than `ttlMs` expire, and every eviction is counted so `/metrics` shows state pressure. A Map
- * keeps insertion order, so re-inserting on access makes the first key the least recently used.
+ * longer than `ttlMs` expire, and every eviction is counted so `/metrics` shows state pressure.
+ *
+ * Recency is a doubly linked list beside the Map (head = least recently used). Re-inserting into a Map on
+ * every access would be shorter, but V8 leaves a hole per deleted entry until the table is rebuilt, and
+ * finding the oldest key (`keys().next()`) walks over those holes: with tens of thousands of entries that
+ * made eviction the most expensive line of the engine (bench/detectors.ts, BENCHMARKS.md).
  */
 export interface BoundedMapOptions<V> {
   maxEntries: number;
@@ -12,12 +16,21 @@ export interface BoundedMapOptions<V> {
 }
 
 interface Slot<V> {
+  key: string;
   value: V;
   touched: number;
+  /** Less recently used neighbour. */
+  prev?: Slot<V>;
+  /** More recently used neighbour. */
+  next?: Slot<V>;
 }
 
 export class BoundedMap<V> {
   private readonly map = new Map<string, Slot<V>>();
+  /** Least recently used. */
+  private head?: Slot<V>;
+  /** Most recently used. */
+  private tail?: Slot<V>;
   /** Entries removed to stay within `maxEntries` or `ttlMs` since creation. */
   evictions = 0;
 
@@ -31,12 +44,11 @@ export class BoundedMap<V> {
     const slot = this.map.get(key);
     if (!slot) return undefined;
     if (this.expired(slot, now)) {
-      this.evict(key, slot, 'ttl');
+      this.evict(slot, 'ttl');
       return undefined;
     }
     slot.touched = now;
-    this.map.delete(key);
-    this.map.set(key, slot);
+    this.toTail(slot);
     return slot.value;
   }
 
@@ -50,38 +62,70 @@ export class BoundedMap<V> {
   }
 
   set(key: string, value: V, now = Date.now()): void {
-    this.map.delete(key);
-    this.map.set(key, { value, touched: now });
-    while (this.map.size > this.opts.maxEntries) {
-      const oldest = this.map.keys().next().value as string;
-      this.evict(oldest, this.map.get(oldest)!, 'capacity');
+    const existing = this.map.get(key);
+    if (existing) {
+      existing.value = value;
+      existing.touched = now;
+      this.toTail(existing);
+      return;
     }
+    const slot: Slot<V> = { key, value, touched: now };
+    this.map.set(key, slot);
+    this.append(slot);
+    while (this.map.size > this.opts.maxEntries && this.head) this.evict(this.head, 'capacity');
   }
 
   delete(key: string): boolean {
+    const slot = this.map.get(key);
+    if (!slot) return false;
+    this.unlink(slot);
     return this.map.delete(key);
   }
 
   /** Expires idle entries; call from a detector's tick. Stops at the first fresh entry (LRU order). */
   sweep(now = Date.now()): void {
     if (this.opts.ttlMs === undefined) return;
-    for (const [key, slot] of this.map) {
-      if (!this.expired(slot, now)) break;
-      this.evict(key, slot, 'ttl');
-    }
+    while (this.head && this.expired(this.head, now)) this.evict(this.head, 'ttl');
   }
 
+  /** Entries from least to most recently used; deleting the current entry while iterating is safe. */
   *entries(): IterableIterator<[string, V]> {
-    for (const [key, slot] of this.map) yield [key, slot.value];
+    for (let slot = this.head; slot; ) {
+      const next = slot.next;
+      yield [slot.key, slot.value];
+      slot = next;
+    }
   }
 
   private expired(slot: Slot<V>, now: number): boolean {
     return this.opts.ttlMs !== undefined && now - slot.touched > this.opts.ttlMs;
   }
 
-  private evict(key: string, slot: Slot<V>, reason: 'capacity' | 'ttl'): void {
-    this.map.delete(key);
+  private evict(slot: Slot<V>, reason: 'capacity' | 'ttl'): void {
+    this.unlink(slot);
+    this.map.delete(slot.key);
     this.evictions += 1;
-    this.opts.onEvict?.(key, slot.value, reason);
+    this.opts.onEvict?.(slot.key, slot.value, reason);
+  }
+
+  private append(slot: Slot<V>): void {
+    slot.prev = this.tail;
+    slot.next = undefined;
+    if (this.tail) this.tail.next = slot;
+    else this.head = slot;
+    this.tail = slot;
+  }
+
+  private unlink(slot: Slot<V>): void {
+    if (slot.prev) slot.prev.next = slot.next;
+    else if (this.head === slot) this.head = slot.next;
+    if (slot.next) slot.next.prev = slot.prev;
+    else if (this.tail === slot) this.tail = slot.prev;
+  }
+
+  private toTail(slot: Slot<V>): void {
+    if (this.tail === slot) return;
+    this.unlink(slot);
+    this.append(slot);
   }
 }

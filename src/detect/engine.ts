@@ -47,7 +47,12 @@ interface RunningDetector {
   sources: ReadonlySet<McpEvent['kind']>;
   detector?: Detector;
   /** Bound once: resolving a label set per event costs more than the counter itself. */
-  events: { inc(): void };
+  events: { inc(n?: number): void };
+  /**
+   * Events handed over since the counter was last updated: the counter is brought up to date on every tick
+   * (and at shutdown), not per event, where prom-client's bookkeeping cost as much as a cheap detector.
+   */
+  pendingEvents: number;
 }
 
 /**
@@ -104,6 +109,7 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
         exceptions: new ExceptionMatcher(resolved.settings.exceptions),
         sources: new Set(d.manifest.sources),
         events: this.opts.metrics.detectorEvents.labels({ detector: d.id }),
+        pendingEvents: 0,
         ...(resolved.settings.enabled ? { detector: d.module.create(this.contextFor(d, resolved.settings.config)) } : {}),
       });
     }
@@ -152,7 +158,7 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
         this.opts.metrics.detectorExceptions.inc({ detector: r.loaded.id, what: 'event' });
         continue;
       }
-      r.events.inc();
+      r.pendingEvents += 1;
       try {
         r.detector!.onEvent(event);
       } catch (err) {
@@ -163,6 +169,7 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
 
   /** Ticks every enabled detector with the engine clock and refreshes the entity gauges. */
   tick(now = this.clock()): void {
+    this.flushEventCounts();
     for (const r of this.running) {
       if (!r.detector) continue;
       try {
@@ -176,6 +183,14 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
       } catch (err) {
         this.detectorFailed(r.loaded.id, 'onTick', err);
       }
+    }
+  }
+
+  private flushEventCounts(): void {
+    for (const r of this.running) {
+      if (r.pendingEvents === 0) continue;
+      r.events.inc(r.pendingEvents);
+      r.pendingEvents = 0;
     }
   }
 
@@ -231,6 +246,7 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
   readonly shutdown = once(async () => {
     clearInterval(this.tickTimer);
     clearInterval(this.persistTimer);
+    this.flushEventCounts();
     if (!this.startedAt) return;
     await this.startedAt.catch(() => undefined);
     await this.persist();
