@@ -68,7 +68,7 @@ const protocolAbuse: DetectorModule<ProtocolAbuseConfig> = {
         severity,
         title: `${e.server.name}: ${title}`,
         summary: `${e.server.name}: ${title} (${observed}; expected ${expected})`,
-        server: e.server.id,
+        server: e.server.name,
         ...(e.tool !== undefined ? { tool: e.tool } : {}),
         ...(e.sessionId !== undefined ? { session: e.sessionId } : {}),
         key,

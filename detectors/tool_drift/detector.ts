@@ -81,7 +81,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
     const servers = new BoundedMap<ServerPins>({ maxEntries: cfg.maxServers, onEvict: () => ctx.countEviction() });
 
     const base = (event: McpTrafficEvent) => ({
-      server: event.server.id,
+      server: event.server.name,
       ...(event.sessionId !== undefined ? { session: event.sessionId } : {}),
       ...(event.traceId !== undefined ? { traceIds: [event.traceId] } : {}),
       time: event.time,

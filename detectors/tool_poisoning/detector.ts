@@ -49,7 +49,7 @@ const toolPoisoning: DetectorModule<ToolPoisoningConfig> = {
       ctx.fire({
         title: `Poisoned ${kind} text from ${event.server.name}`,
         summary: `${event.server.name} exposes ${kind} "${name}" whose text looks poisoned (score ${verdict.score}): ${signals}`,
-        server: event.server.id,
+        server: event.server.name,
         ...(kind === 'tool' ? { tool: name } : {}),
         ...(event.sessionId !== undefined ? { session: event.sessionId } : {}),
         key: `${kind}:${name}`,

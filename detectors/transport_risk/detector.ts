@@ -33,7 +33,7 @@ const transportRisk: DetectorModule<TransportRiskConfig> = {
     const onMcp = (e: McpTrafficEvent): void => {
       const transport = (e.transport ?? '').toLowerCase();
       const base = {
-        server: e.server.id,
+        server: e.server.name,
         ...(e.sessionId !== undefined ? { session: e.sessionId } : {}),
         ...(e.traceId !== undefined ? { traceIds: [e.traceId] } : {}),
         time: e.time,
@@ -79,7 +79,7 @@ const transportRisk: DetectorModule<TransportRiskConfig> = {
         severity: metadata ? 'critical' : linkLocal ? 'high' : 'medium',
         title: `${e.server.name} connected to ${what}`,
         summary: `${e.server.name} (pid ${e.pid ?? '?'}) connected to ${what} ${dest}${host ? ` (${host})` : ''}: an SSRF shape`,
-        server: e.server.id,
+        server: e.server.name,
         key: `ssrf:${dest}`,
         time: e.time,
         labels: { destination: dest, scope: e.scope },

@@ -47,7 +47,7 @@ const unregisteredServer: DetectorModule<UnregisteredServerConfig> = {
         severity,
         title,
         summary,
-        server: s.id,
+        server: s.name,
         key,
         time: event.time,
         labels: { server_name: s.name, source: s.source ?? (event.kind === 'mcp' ? 'span' : 'host') },

@@ -16,7 +16,7 @@ describe('tool_poisoning', () => {
     const h = harness('tool_poisoning', toolPoisoning);
     h.send(toolsList(egressTools('cases/mcp-tool/mcp-tool-poison-001.json')));
     expect(h.fired).toHaveLength(1);
-    expect(h.fired[0]).toMatchObject({ detector: 'tool_poisoning', severity: 'high', tool: 'search_docs', server: 'srv-1' });
+    expect(h.fired[0]).toMatchObject({ detector: 'tool_poisoning', severity: 'high', tool: 'search_docs', server: 'fixture-server' });
     const kinds = h.fired[0]!.evidence.map((e) => e.description.split(' ')[0]);
     expect(kinds).toEqual(expect.arrayContaining(['hidden_instruction', 'sensitive_reference']));
   });

@@ -49,16 +49,16 @@ function connect(name: string, phases: string[][]) {
   return stdioClient(process.execPath, wrapArgs(name, watched.otlpUrl, [SERVER, ...phases.map((p) => p.join(','))]));
 }
 
-/** The daemon's id for the tapped server `name`, once its `tools/list` answer was seen (`lists` times). */
+/** The tapped server `name` as alerts name it, once its `tools/list` answer was seen (`lists` times). */
 async function listedBy(name: string, lists = 1): Promise<string> {
   const events = await waitForEvents(watched.adminUrl, (ev) => ev.filter((e) => e.server.name === name && e.method === 'tools/list' && e.messageType === 'request' && e.catalog !== undefined).length >= lists);
   const mine = events.filter((e) => e.server.name === name);
   // Detected at tools/list time: the client never called a tool.
   expect(mine.filter((e) => e.method === 'tools/call')).toEqual([]);
-  return mine[0]!.server.id;
+  return mine[0]!.server.name;
 }
 
-const ofServer = (alerts: Alert[], id: string) => alerts.filter((a) => a.server === id);
+const ofServer = (alerts: Alert[], name: string) => alerts.filter((a) => a.server === name);
 
 /** Two engine ticks and a host sample after the last event, so anything that would fire has fired. */
 const settle = () => new Promise((r) => setTimeout(r, 1200));
