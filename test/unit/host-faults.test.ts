@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -270,6 +270,26 @@ describe('file receiver faults', () => {
     try {
       expect(readFileSync(join(home, '.aws', 'credentials'), 'utf8')).toBe('REAL\n');
       expect(await t.unwatched('canary_conflict')).toBe(1);
+    } finally {
+      await t.receiver.shutdown();
+    }
+  });
+
+  it('does not report the folders it creates to plant a canary as acts of a server', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mcpwatch-home-'));
+    dirs.push(home);
+    const t = fileSetup(home, { canaries: [{ path: '~/.ssh/id_ed25519', kind: 'ssh' }] });
+    await t.receiver.start();
+    try {
+      expect(existsSync(join(home, '.ssh', 'id_ed25519'))).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      await t.receiver.sampleNow();
+      expect(t.files().filter((e) => e.path === join(home, '.ssh') || e.path.startsWith(join(home, '.ssh') + '/'))).toEqual([]);
+      // A folder created by someone else afterwards is still reported.
+      mkdirSync(join(home, '.ssh', 'keys.d'));
+      await new Promise((r) => setTimeout(r, 500));
+      await t.receiver.sampleNow();
+      expect(t.files().map((e) => [e.action, e.path])).toContainEqual(['create', join(home, '.ssh', 'keys.d')]);
     } finally {
       await t.receiver.shutdown();
     }

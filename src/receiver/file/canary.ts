@@ -23,7 +23,10 @@ export function canaryContent(kind: CanaryKind): string {
   }
 }
 
-export type PlantResult = { ok: true; armedAtimeMs: number } | { ok: false; reason: 'canary_conflict' | 'error'; message: string };
+export type PlantResult =
+  /** `createdDirs`: folders mcpwatch had to create for the canary, so their creation is not reported as an act. */
+  | { ok: true; armedAtimeMs: number; createdDirs: string[] }
+  | { ok: false; reason: 'canary_conflict' | 'error'; message: string };
 
 /**
  * Plants a canary at `path` (unless a file mcpwatch did not plant is there) and arms it.
@@ -45,11 +48,17 @@ export function plantCanary(path: string, kind: CanaryKind): PlantResult {
     if (existing !== undefined && !existing.includes(CANARY_MARKER)) {
       return { ok: false, reason: 'canary_conflict', message: `${path} exists and is not an mcpwatch canary; it is left alone` };
     }
+    const createdDirs: string[] = [];
     if (existing === undefined) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const first = mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // mkdirSync returns the first folder it created; every folder from there down to ours is new.
+      for (let dir = dirname(path); first !== undefined; dir = dirname(dir)) {
+        createdDirs.push(dir);
+        if (dir === first || dir === dirname(dir)) break;
+      }
       writeFileSync(path, canaryContent(kind), { mode: 0o600, flag: 'wx' });
     }
-    return { ok: true, armedAtimeMs: armCanary(path) };
+    return { ok: true, armedAtimeMs: armCanary(path), createdDirs };
   } catch (err) {
     return { ok: false, reason: 'error', message: (err as Error).message };
   }

@@ -78,6 +78,8 @@ export class FileReceiver implements Component {
   private openSeen = new Set<string>();
   /** Paths mcpwatch itself just touched (canary planting and re-arming), until this time. */
   private readonly selfTouched = new Map<string, number>();
+  /** Folders mcpwatch created to plant canaries: their appearance is our act, never reported as a server's. */
+  private readonly createdBySelf = new Set<string>();
   private started = false;
   readonly shutdown: () => Promise<void>;
 
@@ -164,7 +166,7 @@ export class FileReceiver implements Component {
       if (this.logOnce.shouldLog(`add:${p.path}`)) this.settings.logger.warn({ path: p.path, err: (err as Error).message }, 'cannot watch path');
       return;
     }
-    if (reappeared) this.report('create', p.path, p.role === 'canary');
+    if (reappeared && !this.createdBySelf.delete(p.path)) this.report('create', p.path, p.role === 'canary');
   }
 
   private plant(p: WatchedPath): void {
@@ -175,6 +177,10 @@ export class FileReceiver implements Component {
       p.status = res.reason;
       if (this.logOnce.shouldLog(`canary:${p.path}`)) this.settings.logger.warn({ path: p.path, reason: res.message }, 'canary not planted');
       return;
+    }
+    for (const dir of res.createdDirs) {
+      this.selfTouched.set(dir, Date.now() + 2000);
+      this.createdBySelf.add(dir);
     }
     p.canary = { kind, armedAtimeMs: res.armedAtimeMs };
     if (mountOptionsOf(p.path)?.includes('noatime')) {
