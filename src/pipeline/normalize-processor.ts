@@ -27,11 +27,13 @@ export interface NormalizeProcessorDownstream {
  * The pipeline stage between the OTLP receiver and the event bus: normalizes each span into an
  * `McpTrafficEvent` (when it carries MCP traffic) and passes every span on for trace queries.
  *
- * Back-pressure: the events consumer is offered first, and a refusal refuses the whole batch so the
- * sender retries it with nothing half-delivered. Once the events are taken, a refusal by the span
- * consumer is not passed back (a retry would deliver the events twice and double-count in detectors);
- * those spans are lost to trace queries only, which is logged once per minute. The bounded queue in
- * front of the span store counts the refusal itself.
+ * Spans go to the span consumer before their events, so the store can attribute each event to a span it
+ * already holds (the reverse order costs a pending-attribution entry per span on the hot path).
+ *
+ * Back-pressure: a refusal by the events consumer refuses the whole batch, and the sender retries it; the
+ * spans it already passed on come again and the store drops them as duplicates (OTLP delivery is
+ * at-least-once anyway). A refusal by the span consumer is not passed back: those spans are lost to trace
+ * queries only, which is logged once per minute.
  */
 export class NormalizeProcessor implements Consumer<DecodedSpan> {
   private readonly logOnce = new LogOnce();
@@ -54,6 +56,9 @@ export class NormalizeProcessor implements Consumer<DecodedSpan> {
       if (event) events.push(event);
       else nonMcp++;
     }
+    if (!this.downstream.spans.consume(batch) && this.logOnce.shouldLog('spans-refused')) {
+      this.opts.logger.warn({ spans: batch.length }, 'span consumer refused a batch; spans dropped from trace queries');
+    }
     if (events.length > 0 && !this.downstream.events.consume(events)) return false;
     // Counted once the events are accepted, so a refused-and-retried batch is not counted twice.
     // One counter update per label set, not per event: prom-client hashes the labels on every inc().
@@ -67,9 +72,6 @@ export class NormalizeProcessor implements Consumer<DecodedSpan> {
     }
     for (const c of counts.values()) metrics.normalizedEvents.inc({ method: methodLabel(c.method), flavour: c.flavour }, c.n);
     if (nonMcp > 0) metrics.nonMcpSpans.inc(nonMcp);
-    if (!this.downstream.spans.consume(batch) && this.logOnce.shouldLog('spans-refused')) {
-      this.opts.logger.warn({ spans: batch.length }, 'span consumer refused a batch after its MCP events were delivered; spans dropped from trace queries');
-    }
     return true;
   }
 }

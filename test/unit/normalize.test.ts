@@ -438,11 +438,14 @@ describe('NormalizeProcessor', () => {
     metrics.close();
   });
 
-  it('refuses the batch when the event consumer refuses, before any span is passed on', () => {
+  it('refuses the batch when the event consumer refuses, and counts nothing for it', async () => {
     const { metrics, spans, events, processor } = setup();
     events.refuse = true;
-    expect(processor.consume(load('otel/client-stdio.json').spans)).toBe(false);
-    expect(spans.items).toHaveLength(0);
+    const batch = load('otel/client-stdio.json').spans;
+    expect(processor.consume(batch)).toBe(false);
+    // Spans went first (the store deduplicates them when the sender retries); no event was counted.
+    expect(spans.items).toHaveLength(batch.length);
+    expect((await metrics.registry.getSingleMetric('mcpwatch_normalized_events_total')!.get()).values).toEqual([]);
     metrics.close();
   });
 
