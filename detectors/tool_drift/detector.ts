@@ -45,6 +45,17 @@ interface ServerPins {
   /** Time of the last `notifications/tools/list_changed` not yet followed by a catalog. */
   listChangedAt?: number;
   listChangedSession?: string;
+  /** Session (or correlation key) of the last catalog seen; not persisted, sessions end with the daemon. */
+  lastCatalogSession?: string;
+}
+
+/**
+ * A change is mid-session when the previous catalog came from the same session, or a `list_changed` was
+ * seen since. Both are checked because the taps export spans in batches: the notification's event may
+ * reach the detector after the `tools/list` it announced.
+ */
+function isMidSession(pins: ServerPins, event: McpTrafficEvent): boolean {
+  return pins.listChangedAt !== undefined || pins.lastCatalogSession === (event.sessionId ?? event.correlationKey);
 }
 
 const snapshotSchema = z.object({
@@ -87,8 +98,8 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
       time: event.time,
     });
 
-    const midSessionNote = (pins: ServerPins): string =>
-      pins.listChangedAt !== undefined ? ' after notifications/tools/list_changed' : '';
+    const midSessionNote = (pins: ServerPins, event: McpTrafficEvent): string =>
+      pins.listChangedAt !== undefined ? ' after notifications/tools/list_changed' : isMidSession(pins, event) ? ' within the same session' : '';
 
     const onCatalog = (event: McpTrafficEvent, items: CatalogItem[], truncated: boolean): void => {
       const now = ctx.now();
@@ -96,12 +107,14 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
       if (pins === undefined) {
         pins = { tools: new Map() };
         for (const def of items.slice(0, cfg.maxToolsPerServer)) pins.tools.set(def.name, { def, ...hashes(def), firstSeen: event.time });
+        pins.lastCatalogSession = event.sessionId ?? event.correlationKey;
         servers.set(event.server.id, pins, now);
         return;
       }
       const current = new Map(items.map((d) => [d.name, d]));
       const missing = [...pins.tools.entries()].filter(([name]) => !current.has(name));
-      const labels = { midSession: String(pins.listChangedAt !== undefined) };
+      const labels = { midSession: String(isMidSession(pins, event)) };
+      const note = midSessionNote(pins, event);
 
       for (const def of items) {
         const h = hashes(def);
@@ -113,7 +126,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
           ctx.fire({
             ...base(event),
             title: `Tool definition changed after it was pinned: ${event.server.name} / ${def.name}`,
-            summary: `${event.server.name} changed tool "${def.name}"${midSessionNote(pins)} (${diff.fields.join(', ')}): ${diff.changes.join('; ')}`,
+            summary: `${event.server.name} changed tool "${def.name}"${note} (${diff.fields.join(', ')}): ${diff.changes.join('; ')}`,
             tool: def.name,
             key: `changed:${def.name}`,
             labels: { ...labels, change: 'changed', fields: diff.fields.join(',') },
@@ -142,7 +155,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
             ...base(event),
             severity: 'medium',
             title: `Tool renamed after it was pinned: ${event.server.name} / ${oldName} -> ${def.name}`,
-            summary: `${event.server.name} renamed tool "${oldName}" to "${def.name}"${midSessionNote(pins)} with the same description and schema`,
+            summary: `${event.server.name} renamed tool "${oldName}" to "${def.name}"${note} with the same description and schema`,
             tool: def.name,
             key: `renamed:${oldName}:${def.name}`,
             labels: { ...labels, change: 'renamed' },
@@ -157,7 +170,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
             ...base(event),
             severity: 'medium',
             title: `Tool added after the catalog was pinned: ${event.server.name} / ${def.name}`,
-            summary: `${event.server.name} added tool "${def.name}"${midSessionNote(pins)}: ${JSON.stringify((def.description ?? '').slice(0, 200))}`,
+            summary: `${event.server.name} added tool "${def.name}"${note}: ${JSON.stringify((def.description ?? '').slice(0, 200))}`,
             tool: def.name,
             key: `added:${def.name}`,
             labels: { ...labels, change: 'added' },
@@ -171,7 +184,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
             ...base(event),
             severity: 'low',
             title: `Pinned tool removed: ${event.server.name} / ${name}`,
-            summary: `${event.server.name} no longer lists tool "${name}"${midSessionNote(pins)}`,
+            summary: `${event.server.name} no longer lists tool "${name}"${note}`,
             tool: name,
             key: `removed:${name}`,
             labels: { ...labels, change: 'removed' },
@@ -181,6 +194,7 @@ const toolDrift: DetectorModule<ToolDriftConfig> = {
       }
       delete pins.listChangedAt;
       delete pins.listChangedSession;
+      pins.lastCatalogSession = event.sessionId ?? event.correlationKey;
     };
 
     return {
