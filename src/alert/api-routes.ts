@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { AdminRoute, Reply } from '../api/admin-server.js';
 import { AdminApiError } from '../api/errors.js';
 import { toSafeJson } from '../api/json.js';
-import { parseDurationMs, parseSince, SinceParseError } from '../api/since.js';
+import { parseDurationMs } from '../api/since.js';
+import { limitParam, sinceParam } from '../api/query-params.js';
 import { formatZodIssues } from '../config/load.js';
 import type { AlertManager, AlertQuery } from './manager.js';
 import { SEVERITIES, type Severity } from './types.js';
@@ -107,19 +108,11 @@ export function parseAlertQuery(query: URLSearchParams, now: number = Date.now()
         out.status = value;
         break;
       case 'since':
-        try {
-          out.since = parseSince(value, now);
-        } catch (err) {
-          if (err instanceof SinceParseError) throw new AdminApiError('bad_request', `since: ${err.message}`);
-          throw err;
-        }
+        out.since = sinceParam(value, now);
         break;
-      case 'limit': {
-        const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-        if (!(n >= 1 && n <= MAX_LIMIT)) throw new AdminApiError('bad_request', `limit: must be a whole number from 1 to ${MAX_LIMIT}`);
-        out.limit = n;
+      case 'limit':
+        out.limit = limitParam(value, MAX_LIMIT);
         break;
-      }
     }
   }
   return out;

@@ -10,7 +10,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { bearerTokenMatches } from './auth.js';
 import { AdminApiError } from './errors.js';
 import { toSafeJson } from './json.js';
-import { parseSince, SinceParseError } from './since.js';
+import { limitParam, sinceParam } from './query-params.js';
 
 /** What the daemon reports to `/readyz`: ready, or the sentences saying why not. */
 export interface Readiness {
@@ -325,21 +325,11 @@ export function parseEventQuery(query: URLSearchParams, now: number = Date.now()
         out.kind = value as McpEvent['kind'];
         break;
       case 'since':
-        try {
-          out.since = parseSince(value, now);
-        } catch (err) {
-          if (err instanceof SinceParseError) throw new AdminApiError('bad_request', `since: ${err.message}`);
-          throw err;
-        }
+        out.since = sinceParam(value, now);
         break;
-      case 'limit': {
-        const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-        if (!(n >= 1 && n <= EVENTS_MAX_LIMIT)) {
-          throw new AdminApiError('bad_request', `limit: must be a whole number from 1 to ${EVENTS_MAX_LIMIT}`);
-        }
-        out.limit = n;
+      case 'limit':
+        out.limit = limitParam(value, EVENTS_MAX_LIMIT);
         break;
-      }
     }
   }
   return out;
