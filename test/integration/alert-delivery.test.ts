@@ -223,13 +223,17 @@ describe('two daemons sharing one Redis: operator state', () => {
     const prefix = `t${randomUUID().slice(0, 8)}`;
     const { r, url } = await receiver();
     const sinks = { hook: { type: 'webhook', url } };
-    const a = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.1 }, redis);
-    const b = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.1 }, redis);
+    // Notification job ids include the repeat window counted from the alert's time: an alert raised now
+    // and a 0.5 s interval put both daemons' first notifications in window 0, so they share one job id.
+    const a = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.5 }, redis);
+    const b = await manager({ sinks, queue: { prefix }, repeatIntervalSeconds: 0.5 }, redis);
+    const raisedAt = Date.now();
+    const one = () => hostile(1, { time: raisedAt });
     const silence = a.addSilence({ server: 'quiet', endsAt: new Date(Date.now() + 60_000).toISOString(), author: 'alice', comment: '' });
-    const alert = await a.fireDurably(hostile(1));
+    const alert = await a.fireDurably(one());
     b.acknowledge(alert.id, 'bob'); // not known to b yet: nothing to do
     expect(a.acknowledge(alert.id, 'alice', 'mine')?.acknowledged?.author).toBe('alice');
-    await b.fireDurably(hostile(1));
+    await b.fireDurably(one());
     await new Promise((res) => setTimeout(res, 200));
     await b.syncShared();
     expect(b.silences.list().map((s) => s.id)).toEqual([silence.id]);
@@ -237,7 +241,8 @@ describe('two daemons sharing one Redis: operator state', () => {
     const quiet = await b.fireDurably(hostile(2, { server: 'quiet' }));
     expect(quiet.silencedBy).toBe(silence.id);
     // Acknowledged on a: b does not repeat it either, although the repeat interval passed.
-    await b.fireDurably(hostile(1));
+    await new Promise((res) => setTimeout(res, 600));
+    await b.fireDurably(one());
     const labels = () => r.requests.map((q) => (q.body as { alerts: { labels: { tool: string; server: string } }[] }).alerts[0]!.labels);
     await waitFor(() => labels().some((l) => l.tool === 'get_forecast_1'), 5000, 'the first notification');
     await new Promise((res) => setTimeout(res, 700));
