@@ -69,3 +69,13 @@ describe('mcpwatch wrap (CLI)', () => {
     expect(summary?.tap.spans.droppedExportFailed).toBe(4);
   }, 30_000);
 });
+
+describe('mcpwatch proxy (CLI)', () => {
+  it('refuses a non-loopback --listen without --allow-remote, including hostnames that only look like 127.x', async () => {
+    for (const listen of ['0.0.0.0:0', '127.evil.example:7410']) {
+      const r = await runCli(['proxy', '--upstream', 'http://127.0.0.1:1/mcp', '--listen', listen]);
+      expect(r.code, listen).toBe(2);
+      expect(r.stderr).toContain('is not a loopback address; add --allow-remote');
+    }
+  });
+});

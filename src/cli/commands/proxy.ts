@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/jsonrpc-framer.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger } from './tap-options.js';
+import { isLoopbackHost } from '../../config/endpoint.js';
 
 export const DEFAULT_PROXY_LISTEN = '127.0.0.1:7410';
 
@@ -32,10 +33,6 @@ function parseListen(value: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new InvalidArgumentError('must be HOST:PORT, e.g. 127.0.0.1:7410');
   return { host: (m[1] ?? m[2])!, port };
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** `mcpwatch proxy --upstream URL [--listen HOST:PORT] [--name NAME]` (DESIGN.md). */
