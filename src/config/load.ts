@@ -231,11 +231,16 @@ function isTree(v: unknown): v is Tree {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const SECRET_KEY = /(token|secret|password|passwd|apikey|api_key|webhook|credentials?)$/i;
+const SECRET_KEY = /(token|secret|password|passwd|apikey|api_key|api-key|webhook|credentials?|authorization)$/i;
+/** Settings whose every value is a secret: HTTP headers carry credentials under any name. */
+const ALL_SECRET_KEYS = /^headers$/i;
 
 /** A copy of `value` with every secret-looking setting replaced, for `print-config` and logs. */
 export function maskSecrets(value: unknown, key = ''): unknown {
   if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '') return '********';
+  if (ALL_SECRET_KEYS.test(key) && isTree(value)) {
+    return Object.fromEntries(Object.keys(value).map((k) => [k, '********']));
+  }
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
   if (isTree(value)) {
     const out: Tree = {};

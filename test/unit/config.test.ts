@@ -98,6 +98,11 @@ describe('config loading', () => {
     expect(masked.admin.endpoint).toBe('127.0.0.1:19464');
     expect(JSON.stringify(masked)).not.toContain('0123456789abcdef0123');
   });
+
+  it('masks every HTTP header value and authorization-like keys, at any depth', () => {
+    const masked = maskSecrets({ alerts: { traceExport: { headers: { 'x-scope-orgid': 'tenant-1', Authorization: 'Basic dXNlcjpwYXNz' } } }, sink: { Authorization: 'Bearer abc' } });
+    expect(masked).toEqual({ alerts: { traceExport: { headers: { 'x-scope-orgid': '********', Authorization: '********' } } }, sink: { Authorization: '********' } });
+  });
 });
 
 describe('shipped configs', () => {
