@@ -332,7 +332,7 @@ export const alertsSchema = z
       .object({
         /** Full OTLP/HTTP traces URL, e.g. `http://tempo:4318/v1/traces`. */
         endpoint: httpUrl,
-        /** Extra request headers (e.g. a tenant id); values may hold secrets (masked by print-config when named *token/secret*). */
+        /** Extra request headers (e.g. a tenant id or an Authorization header); `print-config` masks every value. */
         headers: z.record(z.string(), z.string()).default({}),
         reexportSpans: z.boolean().default(true),
         timeoutSeconds: z.number().positive().default(10),
