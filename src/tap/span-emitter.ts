@@ -30,6 +30,8 @@ import type { Logger } from '../telemetry/logger.js';
 export interface SpanEmitterOptions {
   /** OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`. */
   endpoint: string;
+  /** Sent as `Authorization: Bearer <token>` when the daemon's receiver requires one. */
+  bearerToken?: string;
   resource: Attributes;
   logger: Logger;
   /** Most finished spans waiting for export; more are dropped and counted. */
@@ -167,7 +169,11 @@ export class SpanEmitter {
     this.logger = opts.logger;
     const maxQueueSize = opts.maxQueueSize ?? DEFAULT_SPAN_QUEUE_SIZE;
     const exportTimeoutMillis = opts.exportTimeoutMillis ?? 2000;
-    this.exporter = new CountingExporter(new OTLPTraceExporter({ url: opts.endpoint, timeoutMillis: exportTimeoutMillis }), (count, err) => {
+    this.exporter = new CountingExporter(new OTLPTraceExporter({
+        url: opts.endpoint,
+        timeoutMillis: exportTimeoutMillis,
+        ...(opts.bearerToken ? { headers: { authorization: `Bearer ${opts.bearerToken}` } } : {}),
+      }), (count, err) => {
       if (this.loggedExportFailed) return;
       this.loggedExportFailed = true;
       this.logger.warn({ endpoint: opts.endpoint, spans: count, error: err?.message }, 'span export failed; traffic is unaffected, spans are dropped and counted (logged once)');

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from '../helpers/daemon.js';
+import { join } from 'node:path';
+import { runCli, spawnCli, startDaemon, testConfig } from '../helpers/daemon.js';
 import { EVERYTHING, stdioClient, wrapArgs } from '../helpers/tap-clients.js';
 
 /** `mcpwatch wrap` as a process: exit codes, signals, and fail-open when the daemon is down. */
@@ -76,6 +77,32 @@ describe('mcpwatch proxy (CLI)', () => {
       const r = await runCli(['proxy', '--upstream', 'http://127.0.0.1:1/mcp', '--listen', listen]);
       expect(r.code, listen).toBe(2);
       expect(r.stderr).toContain('is not a loopback address; add --allow-remote');
+    }
+  });
+});
+
+describe('mcpwatch wrap with a token-protected daemon', () => {
+  const token = 'tap-token-for-a-protected-receiver';
+  const echo = join(import.meta.dirname, '..', 'fixtures', 'servers', 'echo-bytes.mjs');
+
+  async function wrapOnePing(otlpUrl: string, name: string, env: NodeJS.ProcessEnv): Promise<number | null> {
+    const child = spawnCli(['wrap', '--name', name, '--endpoint', otlpUrl, '--', process.execPath, echo], env);
+    child.stdout.resume();
+    child.stderr.resume();
+    child.stdin.end('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+    return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  it('sends spans with MCPWATCH_OTLP_TOKEN, and the daemon refuses them without it', async () => {
+    const { daemon, adminUrl, otlpUrl } = await startDaemon(testConfig({ receivers: { otlp: { auth: { bearerToken: token } } } }));
+    try {
+      expect(await wrapOnePing(otlpUrl, 'with-token', { MCPWATCH_OTLP_TOKEN: token })).toBe(0);
+      expect(await wrapOnePing(otlpUrl, 'without-token', { MCPWATCH_OTLP_TOKEN: '' })).toBe(0);
+      const names = async () => ((await (await fetch(`${adminUrl}/api/servers`)).json()) as { servers: { name: string }[] }).servers.map((s) => s.name);
+      for (let i = 0; i < 40 && !(await names()).includes('with-token'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await names()).toEqual(['with-token']);
+    } finally {
+      await daemon.shutdown();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/jsonrpc-framer.js';
 import { EXIT } from '../exit-codes.js';
-import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger } from './tap-options.js';
+import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger, tapTokenOption } from './tap-options.js';
 import { isLoopbackHost } from '../../config/endpoint.js';
 
 export const DEFAULT_PROXY_LISTEN = '127.0.0.1:7410';
@@ -76,6 +76,7 @@ export function registerProxyCommand(program: Command): void {
         port: opts.listen.port,
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         endpoint: opts.endpoint ?? (envEndpoint ? parseEndpoint(envEndpoint) : DEFAULT_TAP_ENDPOINT),
+        ...tapTokenOption(),
         captureContent: opts.captureContent === true,
         logger,
         maxFrameBytes: opts.maxMessageBytes,

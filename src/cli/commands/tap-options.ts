@@ -5,6 +5,17 @@ import { createLogger, type Logger } from '../../telemetry/logger.js';
 /** Where the taps send spans when neither `--endpoint` nor `MCPWATCH_OTLP_ENDPOINT` is set. */
 export const DEFAULT_TAP_ENDPOINT = 'http://127.0.0.1:4318/v1/traces';
 export const TAP_ENDPOINT_ENV = 'MCPWATCH_OTLP_ENDPOINT';
+/**
+ * Bearer token for a daemon whose OTLP receiver requires one. An environment variable, never a flag, so
+ * it does not show in `ps` or in the client config's argument list.
+ */
+export const TAP_TOKEN_ENV = 'MCPWATCH_OTLP_TOKEN';
+
+/** The token from the environment, as runWrap / McpProxy options. */
+export function tapTokenOption(): { bearerToken?: string } {
+  const token = process.env[TAP_TOKEN_ENV];
+  return token ? { bearerToken: token } : {};
+}
 
 /** `--endpoint`: a full URL, or `host:port` meaning `http://host:port/v1/traces`. */
 export function parseEndpoint(value: string): string {

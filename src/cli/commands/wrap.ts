@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../tap/jsonrpc-framer.js';
 import { EXIT } from '../exit-codes.js';
-import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger } from './tap-options.js';
+import { DEFAULT_TAP_ENDPOINT, TAP_ENDPOINT_ENV, parseByteSize, parseEndpoint, tapLogger, tapTokenOption } from './tap-options.js';
 
 interface WrapCliOptions {
   name?: string;
@@ -48,6 +48,7 @@ export function registerWrapCommand(program: Command): void {
         args,
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         endpoint: opts.endpoint ?? (envEndpoint ? parseEndpoint(envEndpoint) : DEFAULT_TAP_ENDPOINT),
+        ...tapTokenOption(),
         captureContent: opts.captureContent === true,
         logger: tapLogger(opts.logLevel),
         maxFrameBytes: opts.maxMessageBytes,

@@ -37,6 +37,8 @@ export interface ProxyOptions {
   port: number;
   name?: string;
   endpoint: string;
+  /** Bearer token of the daemon's OTLP receiver, when it requires one. */
+  bearerToken?: string;
   captureContent: boolean;
   logger: Logger;
   maxFrameBytes?: number;
@@ -83,6 +85,7 @@ export class McpProxy {
       ? undefined
       : new SpanEmitter({
           endpoint: opts.endpoint,
+          ...(opts.bearerToken ? { bearerToken: opts.bearerToken } : {}),
           logger: opts.logger,
           ...(opts.maxSpanQueue !== undefined ? { maxQueueSize: opts.maxSpanQueue } : {}),
           resource: {

@@ -33,6 +33,8 @@ export interface WrapOptions {
   name?: string;
   /** OTLP/HTTP traces endpoint of the daemon. */
   endpoint: string;
+  /** Bearer token of the daemon's OTLP receiver, when it requires one. */
+  bearerToken?: string;
   captureContent: boolean;
   logger: Logger;
   /** Longest line parsed; longer lines are relayed but only counted. */
@@ -81,6 +83,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
     ? undefined
     : new SpanEmitter({
         endpoint: opts.endpoint,
+        ...(opts.bearerToken ? { bearerToken: opts.bearerToken } : {}),
         logger: log,
         ...(opts.maxSpanQueue !== undefined ? { maxQueueSize: opts.maxSpanQueue } : {}),
         resource: {
