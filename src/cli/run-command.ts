@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { parseSince, SinceParseError } from '../api/since.js';
-import { AdminClientError } from './client.js';
+import { AdminClientError, type ClientOptions } from './client.js';
 import { EXIT } from './exit-codes.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
@@ -40,4 +40,34 @@ export async function run(cmd: Command, body: () => Promise<string>): Promise<vo
   }
   if (output.writeOut) output.writeOut(text);
   else process.stdout.write(text);
+}
+
+/** Options every command that talks to a running daemon takes. */
+export interface ConnectionOptions {
+  admin: string;
+  token?: string;
+  json?: boolean;
+}
+
+export function client(opts: ConnectionOptions): ClientOptions {
+  return { admin: opts.admin, ...(opts.token ? { token: opts.token } : {}) };
+}
+
+/** `--json` output: indented, one trailing newline. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** commander parser for `--limit`-like options: a whole number from 1 to `max`. */
+export function positiveInt(max: number): (value: string) => number {
+  return (value) => {
+    const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+    if (!(n >= 1 && n <= max)) {
+      // Commander's default exit code for a rejected option argument is 1; a bad option is a usage error.
+      const err = new InvalidArgumentError(`Must be a whole number from 1 to ${max}.`);
+      err.exitCode = EXIT.usage;
+      throw err;
+    }
+    return n;
+  };
 }

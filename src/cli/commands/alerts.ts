@@ -1,23 +1,16 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { DeadLetter } from '../../alert/queue/types.js';
 import type { Silence } from '../../alert/silences.js';
 import type { TrackedAlert } from '../../alert/types.js';
-import { adminGet, adminPost, type ClientOptions } from '../client.js';
-import { EXIT } from '../exit-codes.js';
+import { adminGet, adminPost } from '../client.js';
 import { sanitizeForTerminal } from '../sanitize.js';
 import { renderTable } from '../table.js';
 import { DEFAULT_ADMIN_ENDPOINT } from './query.js';
-import { checkSince, run, usage } from '../run-command.js';
+import { checkSince, client, json, positiveInt, run, usage, type ConnectionOptions } from '../run-command.js';
 
 const ADMIN_ENV = 'MCPWATCH_ADMIN_URL';
 const TOKEN_ENV = 'MCPWATCH_ADMIN_TOKEN';
 const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
-
-interface ConnectionOptions {
-  admin: string;
-  token?: string;
-  json?: boolean;
-}
 
 /**
  * `mcpwatch alerts`: list alerts (the default), `ack`, `silence`, `silences`, `expire-silence`,
@@ -182,25 +175,5 @@ function connection(cmd: Command): Command {
 
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
-}
-
-function client(opts: ConnectionOptions): ClientOptions {
-  return { admin: opts.admin, ...(opts.token ? { token: opts.token } : {}) };
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-function positiveInt(max: number): (value: string) => number {
-  return (value) => {
-    const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-    if (!(n >= 1 && n <= max)) {
-      const err = new InvalidArgumentError(`Must be a whole number from 1 to ${max}.`);
-      err.exitCode = EXIT.usage;
-      throw err;
-    }
-    return n;
-  };
 }
 

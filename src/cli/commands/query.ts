@@ -1,11 +1,10 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { McpEvent } from '../../pipeline/events.js';
 import type { ServerSummary, StoredSpan, TraceNode } from '../../store/types.js';
-import { adminGet, type ClientOptions } from '../client.js';
-import { EXIT } from '../exit-codes.js';
+import { adminGet } from '../client.js';
 import { sanitizeForTerminal } from '../sanitize.js';
 import { renderTable } from '../table.js';
-import { checkSince, run, usage } from '../run-command.js';
+import { checkSince, client, json, positiveInt, run, usage, type ConnectionOptions } from '../run-command.js';
 
 /** Where the query commands look for the daemon when neither `--admin` nor `MCPWATCH_ADMIN_URL` is set. */
 export const DEFAULT_ADMIN_ENDPOINT = '127.0.0.1:9464';
@@ -15,12 +14,6 @@ const TOKEN_ENV = 'MCPWATCH_ADMIN_TOKEN';
 const MAX_EVENTS = 1000;
 const DEFAULT_TRACE_LIST_LIMIT = 20;
 const TRACE_ID = /^[0-9a-f]{32}$/i;
-
-interface ConnectionOptions {
-  admin: string;
-  token?: string;
-  json?: boolean;
-}
 
 interface EventFilterOptions extends ConnectionOptions {
   server?: string;
@@ -155,31 +148,6 @@ function connectionOptions(cmd: Command): Command {
 
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n\nThe daemon is found at --admin, else $${ADMIN_ENV}, else ${DEFAULT_ADMIN_ENDPOINT}; the token comes from --token or $${TOKEN_ENV}.`;
-}
-
-function client(opts: ConnectionOptions): ClientOptions {
-  const c: ClientOptions = { admin: opts.admin };
-  if (opts.token) c.token = opts.token;
-  return c;
-}
-
-function positiveInt(max: number): (value: string) => number {
-  return (value) => {
-    const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-    if (!(n >= 1 && n <= max)) {
-      // Commander reports it as "option '--limit <n>' argument '0' is invalid. ..."; its default exit
-      // code for that is 1, but a bad option is a usage error.
-      const err = new InvalidArgumentError(`Must be a whole number from 1 to ${max}.`);
-      err.exitCode = EXIT.usage;
-      throw err;
-    }
-    return n;
-  };
-}
-
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 function eventParams(opts: Partial<Pick<EventFilterOptions, 'server' | 'method' | 'tool' | 'kind' | 'since' | 'limit'>>): string {
