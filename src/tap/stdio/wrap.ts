@@ -10,6 +10,7 @@ import type { Direction } from '../message-tracker.js';
 import { commandLine, stdioServerId } from '../server-identity.js';
 import { SpanEmitter } from '../span-emitter.js';
 import { TapRecorder, nowMs, type MessageContext, type SpanSink } from '../tap-recorder.js';
+import { launchWithParentDeathSignal } from './parent-death-signal.js';
 
 /**
  * `mcpwatch wrap -- CMD [ARGS...]`: runs a stdio MCP server as a child and relays its stdin and stdout
@@ -23,7 +24,8 @@ import { TapRecorder, nowMs, type MessageContext, type SpanSink } from '../tap-r
  * Lifecycle (MCP stdio transport, "Shutdown"): when the client closes stdin, the child's stdin is closed;
  * if the child has not exited after `shutdownGraceMs`, it gets SIGTERM, then SIGKILL. SIGINT, SIGTERM and
  * SIGHUP sent to the tap are forwarded. The child's exit code (128 + signal number when it was killed by
- * a signal) becomes the tap's. If the tap itself exits for any reason, the child is killed.
+ * a signal) becomes the tap's. If the tap itself exits for any reason, the child is killed: on an orderly
+ * exit by the tap, and on Linux even when the tap is SIGKILLed, by the kernel (`parent-death-signal.ts`).
  */
 
 export interface WrapOptions {
@@ -46,6 +48,8 @@ export interface WrapOptions {
   stdout?: Writable;
   /** Replaces the OTLP emitter (tests). */
   sink?: SpanSink;
+  /** Kill the child when the tap dies, through setpriv where available (default true). */
+  parentDeathSignal?: boolean;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -57,8 +61,10 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   const log = opts.logger;
 
   let child: ChildProcess;
+  // setpriv execs the server in place: same pid, and the span identity below uses the server's own command.
+  const launch = launchWithParentDeathSignal(opts.command, opts.args, log, { disabled: opts.parentDeathSignal === false });
   try {
-    child = spawn(opts.command, opts.args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawn(launch.command, launch.args, { stdio: ['pipe', 'pipe', 'inherit'] });
   } catch (err) {
     log.error({ command: opts.command, error: (err as Error).message }, 'cannot start the server');
     return 1;
