@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
 import type { McpCatalog, McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
 import { maskSecrets } from './mask-secrets.js';
@@ -557,7 +557,7 @@ function basename(path: string): string {
 
 /** 16 hex chars of sha256 over the parts joined by NUL: stable across restarts, short enough for labels. */
 function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+  return sha256Hex(parts.join('\u0000')).slice(0, 16);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -636,8 +636,17 @@ function payloadOfRaw(raw: string, opts: NormalizeOptions): Payload {
 }
 
 function fingerprint(canonicalText: string): string {
-  return createHash('sha256').update(canonicalText).digest('hex').slice(0, 32);
+  return sha256Hex(canonicalText).slice(0, 32);
 }
+
+/**
+ * Hex sha256 of a string. The one-shot `crypto.hash` (Node >= 20.12) skips the Hash object and two
+ * native calls, which is a third of the cost for the short payloads most spans carry.
+ */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** Parses a JSON object/array string at most once, and only when it is within the size cap. */
 function parseBounded(v: AttributeValue | undefined, maxPayload: number): Parsed | undefined {
@@ -653,8 +662,64 @@ function parseBounded(v: AttributeValue | undefined, maxPayload: number): Parsed
   }
 }
 
-/** JSON with object keys sorted at every level, so equal values give equal fingerprints. */
+/**
+ * JSON with object keys sorted at every level, so equal values give equal fingerprints.
+ *
+ * The common case builds a key-sorted copy and lets the native `JSON.stringify` write it (about twice as
+ * fast as writing the text in JS, measured on tool arguments). A copy cannot hold what `JSON.stringify`
+ * would write differently from the canonical form (integer-like keys, which objects order numerically
+ * whatever the insertion order; bigints), so values with those take the written-out path, which is the
+ * definition of the output.
+ */
 export function canonicalJson(value: unknown, depth = 0): string {
+  try {
+    return JSON.stringify(sortedCopy(value, depth)) ?? 'null';
+  } catch (err) {
+    if (err !== NOT_COPYABLE) throw err;
+    return writeCanonicalJson(value, depth);
+  }
+}
+
+const NOT_COPYABLE = new Error('value needs the written-out canonical form');
+
+/** What `writeCanonicalJson` writes, as a value `JSON.stringify` writes the same way. */
+function sortedCopy(value: unknown, depth: number): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'object':
+      break;
+    case 'bigint':
+      throw NOT_COPYABLE;
+    default:
+      return null;
+  }
+  if (depth > MAX_CANONICAL_DEPTH) return '[depth]';
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = sortedCopy(value[i], depth + 1);
+    return out;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  // A null prototype, so a `__proto__` key is an own property like any other.
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if (c >= 0x30 && c <= 0x39) throw NOT_COPYABLE;
+    const v = obj[k];
+    if (v !== undefined) out[k] = sortedCopy(v, depth + 1);
+  }
+  return out;
+}
+
+/** The canonical form written out in full: the definition `sortedCopy` must match. */
+function writeCanonicalJson(value: unknown, depth: number): string {
   if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'string':
@@ -674,7 +739,7 @@ export function canonicalJson(value: unknown, depth = 0): string {
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i], depth + 1);
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + writeCanonicalJson(value[i], depth + 1);
     return out + ']';
   }
   const obj = value as Record<string, unknown>;
@@ -684,7 +749,7 @@ export function canonicalJson(value: unknown, depth = 0): string {
   for (const k of keys) {
     const v = obj[k];
     if (v === undefined) continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v, depth + 1);
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + writeCanonicalJson(v, depth + 1);
     first = false;
   }
   return out + '}';
