@@ -9,8 +9,10 @@ import { ENVELOPE_WINDOW_BYTES, LARGE_MESSAGE_BYTES, PayloadHasher, payloadStart
  * its first `prefixBytes` are kept (enough to find its `id` and `method`), and the rest is counted.
  *
  * A line over `largeFrameBytes` (but under the cap) is reported as `large`: it is kept for a fallback
- * parse, but its payload is hashed here, chunk by chunk as it arrives (`PayloadHasher`), so that the work
- * left when its newline arrives is one window, not the whole message (see `json-envelope.ts`).
+ * parse, and its payload is either hashed here, chunk by chunk as it arrives (`PayloadHasher`), so that
+ * the work left when its newline arrives is one window, not the whole message (see `json-envelope.ts`),
+ * or, with `hashWhileStreaming: false`, left to the caller, who gets the line's pieces and hashes them
+ * when it has time (the stdio tap: `observation-queue.ts`).
  */
 
 export interface FramerOptions {
@@ -26,6 +28,8 @@ export interface FramerOptions {
    * costs ~0.4 ms per MB here, as much as hashing it; memory stays bounded by the cap plus one chunk.
    */
   ownsChunks?: boolean;
+  /** Hash a large line's payload while it streams (default true); false leaves it to the caller. */
+  hashWhileStreaming?: boolean;
 }
 
 /** A complete line (without its `\n`; a trailing `\r` is kept, JSON.parse ignores it). */
@@ -50,6 +54,8 @@ export interface LargeFrame extends MessageEnds {
   hasher?: PayloadHasher;
   /** The whole line (a copy, made on demand: only a fallback parse needs it). */
   bytes(): Buffer;
+  /** The line's pieces in order, by reference (set when the framer did not hash while streaming). */
+  pieces?: Buffer[];
 }
 
 export type FramerOutput = Frame | LargeFrame | OversizeFrame;
@@ -71,6 +77,7 @@ export class JsonRpcFramer {
   private oversizeSuffix: Buffer = Buffer.alloc(0);
   private readonly largeFrameBytes: number;
   private readonly ownsChunks: boolean;
+  private readonly hashWhileStreaming: boolean;
   /** Set once the current line went over `largeFrameBytes`. */
   private large = false;
   private hasher: PayloadHasher | undefined;
@@ -82,6 +89,7 @@ export class JsonRpcFramer {
     this.maxFrameBytes = opts.maxFrameBytes;
     this.prefixBytes = Math.min(opts.prefixBytes ?? DEFAULT_PREFIX_BYTES, opts.maxFrameBytes);
     this.ownsChunks = opts.ownsChunks === true;
+    this.hashWhileStreaming = opts.hashWhileStreaming !== false;
     this.largeFrameBytes = Math.max(opts.largeFrameBytes ?? LARGE_MESSAGE_BYTES, 2 * ENVELOPE_WINDOW_BYTES);
   }
 
@@ -142,6 +150,7 @@ export class JsonRpcFramer {
     this.pending += len;
     if (!this.large && this.pending > this.largeFrameBytes) {
       this.large = true;
+      if (!this.hashWhileStreaming) return;
       const head = this.firstBytes(ENVELOPE_WINDOW_BYTES);
       const at = payloadStart(head);
       if (at !== undefined) {
@@ -213,6 +222,7 @@ export class JsonRpcFramer {
         bytes: () => Buffer.concat(pieces, size),
       };
       if (this.hasher) large.hasher = this.hasher;
+      if (!this.hashWhileStreaming) large.pieces = pieces;
       result = large;
     } else {
       const bytes = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.pending);

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FRAME_BYTES, JsonRpcFramer } from '../jsonrpc-framer.js';
 import type { Direction } from '../message-tracker.js';
 import { commandLine, stdioServerId } from '../server-identity.js';
 import { SpanEmitter } from '../span-emitter.js';
+import { ObservationQueue } from '../observation-queue.js';
 import { TapRecorder, nowMs, type MessageContext, type SpanSink } from '../tap-recorder.js';
 import { launchWithParentDeathSignal } from './parent-death-signal.js';
 
@@ -16,8 +17,9 @@ import { launchWithParentDeathSignal } from './parent-death-signal.js';
  * `mcpwatch wrap -- CMD [ARGS...]`: runs a stdio MCP server as a child and relays its stdin and stdout
  * byte for byte, emitting a span per JSON-RPC message to the daemon.
  *
- * Relay first, look second: every chunk is written on before a copy of it is framed and parsed, and
- * nothing on the relay path waits for parsing or export. Backpressure is passed through (a slow reader
+ * Relay first, look second: every chunk is written on before it is framed and parsed, nothing on the
+ * relay path waits for export, and a large message's hashing waits until the relay is idle
+ * (`observation-queue.ts`). Backpressure is passed through (a slow reader
  * pauses the writer) so the tap holds at most one chunk per direction, plus at most `maxFrameBytes` per
  * direction for parsing. stderr is inherited, untouched.
  *
@@ -107,27 +109,28 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   const resolveParent = CHAIN_SUPPORTED ? processTreeResolver(process.pid, 'process_tree') : undefined;
 
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  // One queue for both directions: messages are observed in the order they arrived (`observation-queue.ts`).
+  const queue = new ObservationQueue({
+    maxPendingBytes: 2 * maxFrameBytes,
+    onError: (err) => log.debug({ error: err.message }, 'frame not recorded'),
+  });
   const observe = (direction: Direction) => {
     // `data` chunks of a pipe are fresh buffers per read that nothing writes to again: no copy needed.
-    const framer = new JsonRpcFramer({ maxFrameBytes, ownsChunks: true });
+    // Large payloads are hashed by the queue, between relay reads, not by the framer during them.
+    const framer = new JsonRpcFramer({ maxFrameBytes, ownsChunks: true, hashWhileStreaming: false });
     const ctx: MessageContext = resolveParent ? { direction, scope: 'stdio', resolveParent } : { direction, scope: 'stdio' };
     return {
       chunk(chunk: Buffer) {
         const atMs = nowMs();
         for (const out of framer.push(chunk)) {
-          try {
-            if (out.kind === 'frame') recorder.onFrame(out.bytes, { ...ctx, atMs });
-            else if (out.kind === 'large') recorder.onLargeFrame(out, { ...ctx, atMs });
-            else recorder.onOversize(out, { ...ctx, atMs });
-          } catch (err) {
-            // Observation must never break the relay.
-            log.debug({ error: (err as Error).message }, 'frame not recorded');
-          }
+          if (out.kind === 'frame') queue.run(out.bytes.length, () => recorder.onFrame(out.bytes, { ...ctx, atMs }));
+          else if (out.kind === 'large') queue.large(out, (frame) => recorder.onLargeFrame(frame, { ...ctx, atMs }));
+          else queue.run(0, () => recorder.onOversize(out, { ...ctx, atMs }));
         }
       },
       end() {
         const rest = framer.end();
-        if (rest) recorder.onTruncated(rest.kind === 'frame' ? rest.bytes.length : rest.size, ctx);
+        if (rest) queue.run(0, () => recorder.onTruncated(rest.kind === 'frame' ? rest.bytes.length : rest.size, ctx));
       },
     };
   };
@@ -159,6 +162,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   process.off('exit', killChild);
   if (stdin === process.stdin) process.stdin.pause();
 
+  queue.flush();
   await recorder.close();
   chainServer.close();
   await emitter?.shutdown(1000);
