@@ -2,11 +2,13 @@ import type { Consumer } from '../component/component.js';
 import type { StoreConfig } from '../config/schema.js';
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { maskSecrets, maskSecretsInString } from '../pipeline/mask-secrets.js';
-import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import { decodeSpanMessage } from '../receiver/otlp/decode-protobuf.js';
+import type { AttributeValue, Attributes, DecodedSpan, InstrumentationScope } from '../receiver/otlp/span.js';
 import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
 import { Deque } from './deque.js';
+import { SpanSlabs, contentKeys, type StoredSpanBytes } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
 
 /** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
@@ -37,6 +39,8 @@ export const OMITTED_CONTENT = '[omitted: store.captureContent is off]';
  */
 const EVENT_OVERHEAD_BYTES = 160;
 const SPAN_OVERHEAD_BYTES = 600;
+/** The same for a span kept as its protobuf bytes: the entry, its index slots and map entries. */
+const SPAN_BYTES_OVERHEAD_BYTES = 240;
 
 /** Spans whose event arrived before them (the pipeline may hand on events first); oldest forgotten first. */
 const MAX_PENDING_ATTRIBUTIONS = 10_000;
@@ -67,11 +71,21 @@ interface EventEntry {
   tool: string | undefined;
 }
 
+/**
+ * A stored span: decoded (`span`, for spans that arrived as JSON or when content is captured) or as its
+ * protobuf message (`encoded`, decoded again when its trace is read; see span-bytes.ts).
+ */
 interface SpanEntry {
   seq: number;
   bytes: number;
-  span: StoredSpan;
   key: string;
+  traceId: string;
+  /** Server name the span was attributed to (copied into `span` when there is one). */
+  server: string | undefined;
+  span: StoredSpan | undefined;
+  encoded: StoredSpanBytes | undefined;
+  resource: Attributes | undefined;
+  scope: InstrumentationScope | undefined;
 }
 
 interface ServerState {
@@ -122,7 +136,9 @@ export class RecentStore implements RecentStoreReader {
   private readonly byKind = new Map<EventKind, Deque<EventEntry>>();
 
   private readonly spans = new Deque<SpanEntry>(1024);
-  private readonly byTrace = new Map<string, Deque<SpanEntry>>();
+  /** One entry directly, or a queue once a trace has more than one span (most traces hold few). */
+  private readonly byTrace = new Map<string, SpanEntry | Deque<SpanEntry>>();
+  private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
   private readonly bySpanKey = new Map<string, SpanEntry>();
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
@@ -157,22 +173,35 @@ export class RecentStore implements RecentStoreReader {
       const key = decoded.traceId + decoded.spanId;
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
       if (this.bySpanKey.has(key)) continue;
-      const span = this.toStoredSpan(decoded);
-      const bytes = SPAN_OVERHEAD_BYTES + spanBytes(span);
+      // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
+      const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
+      const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
+      const bytes = span === undefined ? SPAN_BYTES_OVERHEAD_BYTES + encoded!.length : SPAN_OVERHEAD_BYTES + spanBytes(span);
       if (bytes > this.config.maxBytes) {
         evictedSpans++;
         continue;
       }
+      let server: string | undefined;
       if (this.pendingServer.size > 0) {
-        const pending = this.pendingServer.get(key);
-        if (pending !== undefined) {
-          span.server = pending;
+        server = this.pendingServer.get(key);
+        if (server !== undefined) {
+          if (span) span.server = server;
           this.pendingServer.delete(key);
         }
       }
-      const entry: SpanEntry = { seq: this.seq++, bytes, span, key };
+      const entry: SpanEntry = {
+        seq: this.seq++,
+        bytes,
+        key,
+        traceId: decoded.traceId,
+        server,
+        span,
+        encoded,
+        resource: encoded === undefined ? undefined : decoded.resource,
+        scope: encoded === undefined ? undefined : decoded.scope,
+      };
       this.spans.push(entry);
-      pushIndex(this.byTrace, span.traceId, entry);
+      pushTraceIndex(this.byTrace, entry);
       this.bySpanKey.set(key, entry);
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
@@ -270,11 +299,15 @@ export class RecentStore implements RecentStoreReader {
   /** The spans of a trace as a tree; spans whose parent is not held become roots. */
   getTrace(traceId: string): { traceId: string; spanCount: number; roots: TraceNode[] } | undefined {
     const id = traceId.toLowerCase();
-    const entries = this.byTrace.get(id);
-    if (!entries) return undefined;
+    const indexed = this.byTrace.get(id);
+    if (!indexed) return undefined;
 
     const nodes = new Map<string, TraceNode>();
-    for (const entry of entries) nodes.set(entry.span.spanId, { span: entry.span, children: [] });
+    for (const entry of indexed instanceof Deque ? indexed : [indexed]) {
+      const span = this.spanOf(entry);
+      if (span) nodes.set(span.spanId, { span, children: [] });
+    }
+    if (nodes.size === 0) return undefined;
     const roots: TraceNode[] = [];
     for (const node of nodes.values()) {
       const parent = node.span.parentSpanId === undefined ? undefined : nodes.get(node.span.parentSpanId);
@@ -352,6 +385,18 @@ export class RecentStore implements RecentStoreReader {
     };
   }
 
+  /** The stored span of an entry; spans kept as bytes are decoded (content placeholders already in). */
+  private spanOf(entry: SpanEntry): StoredSpan | undefined {
+    if (entry.span) return entry.span;
+    const { encoded, resource, scope } = entry;
+    if (!encoded || !resource || !scope) return undefined;
+    const decoded = decodeSpanMessage(encoded.slab.subarray(encoded.offset, encoded.offset + encoded.length), resource, scope);
+    if (!decoded) return undefined;
+    const span = this.toStoredSpan(decoded);
+    if (entry.server !== undefined) span.server = entry.server;
+    return span;
+  }
+
   private toStoredSpan(d: DecodedSpan): StoredSpan {
     const span: StoredSpan = {
       traceId: d.traceId,
@@ -378,7 +423,8 @@ export class RecentStore implements RecentStoreReader {
     const key = event.traceId + event.spanId;
     const entry = this.bySpanKey.get(key);
     if (entry) {
-      entry.span.server = event.server.name;
+      entry.server = event.server.name;
+      if (entry.span) entry.span.server = entry.server;
       return;
     }
     // The order queue may still hold keys already matched; it bounds the map all the same.
@@ -502,7 +548,7 @@ export class RecentStore implements RecentStoreReader {
     const entry = this.spans.shift();
     if (!entry) return;
     this.bytes -= entry.bytes;
-    shiftIndex(this.byTrace, entry.span.traceId, entry);
+    shiftTraceIndex(this.byTrace, entry);
     if (this.bySpanKey.get(entry.key) === entry) this.bySpanKey.delete(entry.key);
   }
 
@@ -540,6 +586,31 @@ function shiftIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
   if (!d || d.peekOldest() !== value) return;
   d.shift();
   if (d.size === 0) index.delete(key);
+}
+
+function pushTraceIndex(index: Map<string, SpanEntry | Deque<SpanEntry>>, entry: SpanEntry): void {
+  const held = index.get(entry.traceId);
+  if (held === undefined) {
+    index.set(entry.traceId, entry);
+  } else if (held instanceof Deque) {
+    held.push(entry);
+  } else {
+    const d = new Deque<SpanEntry>(4);
+    d.push(held);
+    d.push(entry);
+    index.set(entry.traceId, d);
+  }
+}
+
+/** Like `shiftIndex`, for the trace index's single entries. */
+function shiftTraceIndex(index: Map<string, SpanEntry | Deque<SpanEntry>>, entry: SpanEntry): void {
+  const held = index.get(entry.traceId);
+  if (held === entry) {
+    index.delete(entry.traceId);
+  } else if (held instanceof Deque && held.peekOldest() === entry) {
+    held.shift();
+    if (held.size === 0) index.delete(entry.traceId);
+  }
 }
 
 function spanBytes(span: StoredSpan): number {

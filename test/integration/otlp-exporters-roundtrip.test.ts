@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeJsonTraces } from '../../src/receiver/otlp/decode-json.js';
 import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
 import type { DecodedSpan, DecodedTraces } from '../../src/receiver/otlp/span.js';
-import { bySpanId, expectedSpan } from '../unit/helpers/otlp-spans.js';
+import { bySpanId, expectedSpan, withoutWire } from '../unit/helpers/otlp-spans.js';
 import { captureExport, type CapturedExport } from './helpers/exporter-capture.js';
 
 function decodeAll(captured: CapturedExport, decode: (body: Uint8Array) => DecodedTraces): DecodedSpan[] {
@@ -16,7 +16,7 @@ function decodeAll(captured: CapturedExport, decode: (body: Uint8Array) => Decod
 function assertMcpSpans(decoded: DecodedSpan[], captured: CapturedExport): void {
   expect(decoded).toHaveLength(2);
   const expected = bySpanId(captured.spans.map(expectedSpan));
-  const actual = bySpanId(decoded);
+  const actual = bySpanId(decoded.map(withoutWire));
   for (let i = 0; i < expected.length; i++) {
     const want = expected[i]!;
     const got = actual[i]!;

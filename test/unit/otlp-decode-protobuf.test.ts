@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { SpanKind, SpanStatusCode, context, createTraceState, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
+import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/receiver/otlp/decode-limits.js';
 import { OtlpDecodeError } from '../../src/receiver/otlp/span.js';
-import { bySpanId, expectedSpan, realisticMcpSpans, recordSpans, toProtobuf } from './helpers/otlp-spans.js';
+import { bySpanId, expectedSpan, realisticMcpSpans, recordSpans, toProtobuf, withoutWire } from './helpers/otlp-spans.js';
 import {
   SPAN_ID,
   SPAN_ID_HEX,
@@ -41,7 +41,18 @@ describe('decodeProtobufTraces on bodies from the official serializer', () => {
     const decoded = decodeProtobufTraces(toProtobuf(spans));
     expect(decoded.rejectedSpans).toBe(0);
     expect(decoded.rejectReason).toBeUndefined();
-    expect(bySpanId(decoded.spans)).toEqual(bySpanId(spans.map(expectedSpan)));
+    expect(bySpanId(decoded.spans.map(withoutWire))).toEqual(bySpanId(spans.map(expectedSpan)));
+  });
+
+  it("marks where each span's own message lies, and those bytes decode alone to the same span", () => {
+    const body = toProtobuf(realisticMcpSpans(20));
+    const decoded = decodeProtobufTraces(body);
+    expect(decoded.spans).toHaveLength(20);
+    for (const span of decoded.spans) {
+      expect(span.wire?.body).toBe(body);
+      const alone = decodeSpanMessage(body.subarray(span.wire!.start, span.wire!.end), span.resource, span.scope);
+      expect(withoutWire(alone!)).toEqual(withoutWire(span));
+    }
   });
 
   it('decodes every attribute type, events, links, trace state, parent and error status', async () => {
@@ -71,7 +82,7 @@ describe('decodeProtobufTraces on bodies from the official serializer', () => {
     await recorder.shutdown();
 
     const [decoded] = decodeProtobufTraces(toProtobuf(spans)).spans;
-    expect(decoded).toEqual(expectedSpan(spans[0]!));
+    expect(withoutWire(decoded!)).toEqual(expectedSpan(spans[0]!));
     expect(decoded?.parentSpanId).toBe('b7ad6b7169203331');
     expect(decoded?.traceState).toBe('vendor=abc');
     expect(decoded?.kind).toBe(3);
@@ -230,7 +241,9 @@ describe('decodeProtobufTraces on crafted bodies', () => {
     const padded = new Uint8Array(input.length + 10);
     padded.set(input, 7);
     const view = padded.subarray(7, 7 + input.length);
-    expect(decodeProtobufTraces(view)).toEqual(decodeProtobufTraces(Buffer.from(input)));
+    const fromView = decodeProtobufTraces(view);
+    const fromBuffer = decodeProtobufTraces(Buffer.from(input));
+    expect({ ...fromView, spans: fromView.spans.map(withoutWire) }).toEqual({ ...fromBuffer, spans: fromBuffer.spans.map(withoutWire) });
     expect(decodeProtobufTraces(view).spans[0]?.name).toBe('op');
   });
 });

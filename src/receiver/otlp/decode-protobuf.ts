@@ -624,6 +624,7 @@ function decodeSpan(
   let parentStart = 0;
   let parentLen = -1;
   let linkProblem: string | undefined;
+  const messageStart = r.pos;
   // Every key is present from the start so all spans share one hidden class (faster downstream).
   const span: DecodedSpan = {
     traceId: '',
@@ -640,6 +641,7 @@ function decodeSpan(
     status: { code: 0, message: undefined },
     resource,
     scope,
+    wire: undefined,
   };
   while (r.pos < end) {
     const tag = readTag(r, end);
@@ -744,6 +746,7 @@ function decodeSpan(
   span.traceId = toHex(r, traceStart, traceStart + traceLen);
   span.spanId = toHex(r, spanStart, spanStart + spanLen);
   if (parentLen > 0) span.parentSpanId = toHex(r, parentStart, parentStart + parentLen);
+  span.wire = { body: buf, start: messageStart, end };
   ctx.spans.push(span);
 }
 
@@ -834,4 +837,19 @@ export function decodeProtobufTraces(body: Uint8Array): DecodedTraces {
   const result: DecodedTraces = { spans: ctx.spans, rejectedSpans: ctx.rejectedSpans };
   if (ctx.rejectReason !== undefined) result.rejectReason = ctx.rejectReason;
   return result;
+}
+
+/**
+ * Decodes one `Span` message on its own (the bytes the recent store keeps for a span), under the resource
+ * and scope it arrived with. Undefined when the bytes do not make a usable span.
+ */
+export function decodeSpanMessage(bytes: Uint8Array, resource: Attributes, scope: InstrumentationScope): DecodedSpan | undefined {
+  const r = new WireReader(bytes);
+  const ctx: DecodeContext = { spans: [], spanIndex: 0, rejectedSpans: 0, rejectReason: undefined };
+  try {
+    decodeSpan(r, bytes.length, resource, scope, ctx, 'stored', 0);
+  } catch {
+    return undefined;
+  }
+  return ctx.spans[0];
 }

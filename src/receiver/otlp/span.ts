@@ -51,6 +51,18 @@ export interface DecodedSpan {
   status: { code: number; message?: string };
   resource: Attributes;
   scope: InstrumentationScope;
+  /**
+   * Protobuf only: where this span's own `Span` message lies in the request body. The recent store keeps
+   * a copy of those bytes instead of the decoded object graph (see src/store/span-bytes.ts).
+   */
+  wire?: SpanWire;
+}
+
+/** A span's encoded message: `body[start, end)`. The body is never written to after decoding. */
+export interface SpanWire {
+  body: Uint8Array;
+  start: number;
+  end: number;
 }
 
 /** What a decoder returns: the usable spans and, for partial success, what it had to reject. */

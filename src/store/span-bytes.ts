@@ -1,0 +1,248 @@
+import { Buffer } from 'node:buffer';
+import type { SpanWire } from '../receiver/otlp/span.js';
+
+/**
+ * Stored spans as protobuf bytes.
+ *
+ * A decoded span is a dozen objects (the span, its attribute map and its backing store, events, links,
+ * status); keeping 200k of them alive made the recent store the daemon's largest cost, because every one
+ * survives two young-generation collections and is then marked by every full one. A span that arrived as
+ * protobuf is kept instead as a copy of its own `Span` message in a shared slab, and decoded again only
+ * when a trace is read (`decodeSpanMessage`), which is rare next to ingest.
+ *
+ * Captured content does not survive the copy: the `KeyValue` of every content attribute (tool arguments
+ * and results) is re-encoded with the store's placeholder as its value, so the bytes hold no more than the
+ * decoded form would have held. Dropping fields or rewriting one `KeyValue` keeps the message valid,
+ * because a protobuf message is just its fields one after another.
+ */
+
+/** Bytes per slab. Spans larger than a quarter of it get a buffer of their own. */
+const SLAB_BYTES = 1 << 20;
+/** Extra room reserved per span for placeholders that are longer than the content they replace. */
+const GROWTH_ALLOWANCE = 256;
+
+/** `Span.attributes` is field 9, length-delimited: tag byte (9 << 3) | 2. */
+const SPAN_ATTRIBUTES_FIELD = 9;
+
+/** Where a stored span's message lies. */
+export interface StoredSpanBytes {
+  slab: Buffer;
+  offset: number;
+  length: number;
+}
+
+/** Which attributes are content, by key bytes. */
+export interface ContentKeys {
+  exact: readonly Buffer[];
+  prefixes: readonly Buffer[];
+}
+
+export function contentKeys(exact: Iterable<string>, prefixes: Iterable<string>): ContentKeys {
+  return {
+    exact: [...exact].map((k) => Buffer.from(k, 'utf8')),
+    prefixes: [...prefixes].map((k) => Buffer.from(k, 'utf8')),
+  };
+}
+
+/** Appends span messages to 1 MiB slabs; a slab is freed by the GC once no stored span points into it. */
+export class SpanSlabs {
+  private slab: Buffer | undefined;
+  private used = 0;
+  private readonly placeholder: Buffer;
+
+  /** @param placeholder the string value written in place of content attributes */
+  constructor(
+    private readonly keys: ContentKeys,
+    placeholder: string,
+  ) {
+    this.placeholder = Buffer.from(placeholder, 'utf8');
+  }
+
+  /**
+   * Copies the span's message with content attributes replaced. Undefined when the bytes are not what the
+   * decoder accepted (which it guarantees they are) or the placeholders need more room than reserved; the
+   * caller then keeps the decoded span instead.
+   */
+  add(wire: SpanWire): StoredSpanBytes | undefined {
+    const inLength = wire.end - wire.start;
+    const room = inLength + GROWTH_ALLOWANCE;
+    let slab: Buffer;
+    let offset: number;
+    if (room > SLAB_BYTES / 4) {
+      slab = Buffer.allocUnsafeSlow(room);
+      offset = 0;
+    } else {
+      if (this.slab === undefined || this.used + room > SLAB_BYTES) {
+        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.used = 0;
+      }
+      slab = this.slab;
+      offset = this.used;
+    }
+    const length = copyWithoutContent(wire, slab, offset, offset + room, this.keys, this.placeholder);
+    if (length < 0) return undefined;
+    if (slab === this.slab) this.used += length;
+    return { slab, offset, length };
+  }
+}
+
+/**
+ * Writes `wire`'s message to `out[offset..)` with each content `KeyValue` re-encoded around the
+ * placeholder. Returns the bytes written, or -1 if the message does not parse or `limit` is reached.
+ */
+function copyWithoutContent(wire: SpanWire, out: Buffer, offset: number, limit: number, keys: ContentKeys, placeholder: Buffer): number {
+  const src = wire.body;
+  const end = wire.end;
+  let p = wire.start;
+  let w = offset;
+  // Unchanged fields are copied in runs: one copy per stretch between content attributes.
+  let runStart = p;
+  while (p < end) {
+    const fieldStart = p;
+    const tag = readVarint(src, p, end);
+    if (tag < 0) return -1;
+    p = varintEnd;
+    let valueStart = p;
+    switch (tag & 7) {
+      case 0:
+        if (readVarint(src, p, end) < 0) return -1;
+        p = varintEnd;
+        break;
+      case 1:
+        p += 8;
+        break;
+      case 2: {
+        const len = readVarint(src, p, end);
+        if (len < 0) return -1;
+        valueStart = varintEnd;
+        p = valueStart + len;
+        break;
+      }
+      case 5:
+        p += 4;
+        break;
+      default:
+        return -1;
+    }
+    if (p > end) return -1;
+    if (tag >>> 3 !== SPAN_ATTRIBUTES_FIELD || (tag & 7) !== 2) continue;
+    const key = keyOf(src, valueStart, p);
+    if (key === undefined || !isContentKey(src, key.start, key.end, keys)) continue;
+    // Flush the run before this attribute, then write its replacement.
+    const run = fieldStart - runStart;
+    const written = writeKeyValue(out, w + run, limit, src, key.start, key.end, placeholder);
+    if (written < 0) return -1;
+    copyBytes(src, runStart, fieldStart, out, w);
+    w += run + written;
+    runStart = p;
+  }
+  if (w + (end - runStart) > limit) return -1;
+  copyBytes(src, runStart, end, out, w);
+  w += end - runStart;
+  return w - offset;
+}
+
+/** Set by `readVarint`: the position after the varint it read. */
+let varintEnd = 0;
+
+/**
+ * The varint at `p` as a number (up to 2^53), or -1 if it runs past `end`; a varint longer than 10 bytes
+ * is -2. Only lengths and tags are read through this, which the decoder has already bounded.
+ */
+function readVarint(buf: Uint8Array, p: number, end: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) return -1;
+    const b = buf[p++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = p;
+      return value;
+    }
+    scale *= 128;
+  }
+  return -2;
+}
+
+/** The key bytes of a `KeyValue` message (key = field 1), or undefined. */
+function keyOf(buf: Uint8Array, start: number, end: number): { start: number; end: number } | undefined {
+  let p = start;
+  while (p < end) {
+    const tag = readVarint(buf, p, end);
+    if (tag < 0) return undefined;
+    p = varintEnd;
+    if ((tag & 7) !== 2) {
+      // KeyValue has only length-delimited fields; anything else is skipped by its wire type.
+      if ((tag & 7) === 0) {
+        if (readVarint(buf, p, end) < 0) return undefined;
+        p = varintEnd;
+      } else if ((tag & 7) === 1) p += 8;
+      else if ((tag & 7) === 5) p += 4;
+      else return undefined;
+      continue;
+    }
+    const len = readVarint(buf, p, end);
+    if (len < 0 || varintEnd + len > end) return undefined;
+    p = varintEnd + len;
+    if (tag >>> 3 === 1) return { start: varintEnd, end: p };
+  }
+  return undefined;
+}
+
+function isContentKey(buf: Uint8Array, start: number, end: number, keys: ContentKeys): boolean {
+  const len = end - start;
+  for (const k of keys.exact) if (k.length === len && bytesEqual(buf, start, k, k.length)) return true;
+  for (const k of keys.prefixes) if (k.length <= len && bytesEqual(buf, start, k, k.length)) return true;
+  return false;
+}
+
+function bytesEqual(buf: Uint8Array, start: number, k: Buffer, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[start + i] !== k[i]) return false;
+  return true;
+}
+
+/** Writes `Span.attributes` = KeyValue{key, value: AnyValue{string_value: placeholder}} at `w`. */
+function writeKeyValue(out: Buffer, w: number, limit: number, src: Uint8Array, keyStart: number, keyEnd: number, placeholder: Buffer): number {
+  const keyLen = keyEnd - keyStart;
+  const anyLen = 1 + varintSize(placeholder.length) + placeholder.length;
+  const kvLen = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(anyLen) + anyLen;
+  const total = 1 + varintSize(kvLen) + kvLen;
+  if (w + total > limit) return -1;
+  let p = w;
+  out[p++] = (SPAN_ATTRIBUTES_FIELD << 3) | 2;
+  p = writeVarint(out, p, kvLen);
+  out[p++] = (1 << 3) | 2; // KeyValue.key
+  p = writeVarint(out, p, keyLen);
+  copyBytes(src, keyStart, keyEnd, out, p);
+  p += keyLen;
+  out[p++] = (2 << 3) | 2; // KeyValue.value
+  p = writeVarint(out, p, anyLen);
+  out[p++] = (1 << 3) | 2; // AnyValue.string_value
+  p = writeVarint(out, p, placeholder.length);
+  placeholder.copy(out, p);
+  p += placeholder.length;
+  return p - w;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, p: number, n: number): number {
+  while (n >= 0x80) {
+    out[p++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[p++] = n;
+  return p;
+}
+
+function copyBytes(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
+  if (end > start) out.set(src.subarray(start, end), at);
+}

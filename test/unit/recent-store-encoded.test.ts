@@ -1,0 +1,145 @@
+import { SpanKind } from '@opentelemetry/api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { storeSchema, type StoreConfig } from '../../src/config/schema.js';
+import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
+import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
+import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
+import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
+import type { StoredSpan, TraceNode } from '../../src/store/types.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { mcpEvent } from '../helpers/store-items.js';
+import { realisticMcpSpans, recordSpans, toProtobuf, withoutWire } from './helpers/otlp-spans.js';
+
+/**
+ * Spans that arrive as protobuf are stored as a copy of their own message with content attributes
+ * rewritten (src/store/span-bytes.ts); these tests check that a trace read back from those bytes is the
+ * span that was received, minus its content, and that the content really is gone from the kept bytes.
+ */
+
+const SECRET = 'sk-live-0123456789abcdefSECRET';
+const metricsToClose: Metrics[] = [];
+
+function makeStore(config: Partial<StoreConfig> = {}): RecentStore {
+  const metrics = new Metrics();
+  metricsToClose.push(metrics);
+  return new RecentStore(storeSchema.parse(config), metrics);
+}
+
+afterEach(() => {
+  for (const m of metricsToClose.splice(0)) m.close();
+});
+
+function flatten(nodes: readonly TraceNode[]): StoredSpan[] {
+  return nodes.flatMap((n) => [n.span, ...flatten(n.children)]);
+}
+
+/** What the store is expected to return for a decoded span: content replaced, resource and scope kept. */
+function expectedStored(d: DecodedSpan): Record<string, unknown> {
+  const attributes = { ...d.attributes };
+  for (const key of Object.keys(attributes)) {
+    if (key === 'gen_ai.tool.call.arguments' || key === 'gen_ai.tool.call.result' || key.startsWith('mcp.request.argument.')) {
+      attributes[key] = OMITTED_CONTENT;
+    }
+  }
+  const { traceState: _traceState, ...rest } = withoutWire(d);
+  return { ...rest, attributes };
+}
+
+async function contentSpans(): Promise<Uint8Array> {
+  const recorder = recordSpans({ 'service.name': 'fs', 'process.pid': 77 });
+  const root = recorder.tracer.startSpan('tools/call write_file', {
+    kind: SpanKind.SERVER,
+    attributes: {
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'write_file',
+      // A short value: its placeholder is longer than the value it replaces.
+      'gen_ai.tool.call.result': '{}',
+      'gen_ai.tool.call.arguments': JSON.stringify({ path: '/tmp/x', token: SECRET }),
+      'mcp.request.argument.token': SECRET,
+      'mcp.request.argumentless': 'kept: not the argument prefix',
+      'network.transport': 'pipe',
+    },
+  });
+  root.addEvent('progress', { 'mcp.progress': 1 });
+  root.end();
+  const spans = recorder.finished();
+  await recorder.shutdown();
+  return toProtobuf(spans);
+}
+
+describe('RecentStore with spans received as protobuf', () => {
+  it('returns every span of a trace as decoded, with content attributes replaced by the placeholder', () => {
+    const decoded = decodeProtobufTraces(toProtobuf(realisticMcpSpans(40))).spans;
+    const store = makeStore();
+    store.spanConsumer.consume(decoded);
+
+    const traceId = decoded[0]!.traceId;
+    const trace = store.getTrace(traceId);
+    expect(trace?.spanCount).toBe(decoded.length);
+    const got = new Map(flatten(trace!.roots).map((s) => [s.spanId, s]));
+    for (const d of decoded) {
+      const stored = got.get(d.spanId);
+      expect(stored).toMatchObject(expectedStored(d));
+      expect(stored?.durationMs).toBeCloseTo(Math.max(0, (d.endTimeUnixNano - d.startTimeUnixNano) / 1e6), 6);
+    }
+    // The session span stays open (not exported), so every call is a root that names the same parent.
+    expect(new Set(trace!.roots.map((n) => n.span.parentSpanId)).size).toBe(1);
+  });
+
+  it('keeps none of the content bytes, even a placeholder longer than the value it replaces', async () => {
+    const body = await contentSpans();
+    expect(Buffer.from(body).includes(SECRET)).toBe(true);
+    const [span] = decodeProtobufTraces(body).spans;
+    const slabs = new SpanSlabs(contentKeys(['gen_ai.tool.call.arguments', 'gen_ai.tool.call.result'], ['mcp.request.argument.']), OMITTED_CONTENT);
+    const kept = slabs.add(span!.wire!)!;
+    const bytes = kept.slab.subarray(kept.offset, kept.offset + kept.length);
+    expect(Buffer.from(bytes).includes(SECRET)).toBe(false);
+
+    const back = decodeSpanMessage(bytes, span!.resource, span!.scope)!;
+    expect(back.attributes).toEqual({
+      ...span!.attributes,
+      'gen_ai.tool.call.result': OMITTED_CONTENT,
+      'gen_ai.tool.call.arguments': OMITTED_CONTENT,
+      'mcp.request.argument.token': OMITTED_CONTENT,
+    });
+    expect(back.attributes['mcp.request.argumentless']).toBe('kept: not the argument prefix');
+    expect(back.events).toEqual(span!.events);
+  });
+
+  it('attributes stored spans to the server of their event, whichever arrives first', () => {
+    const decoded = decodeProtobufTraces(toProtobuf(realisticMcpSpans(3))).spans;
+    const [first, second] = decoded;
+    const store = makeStore();
+    // Event before its span (pending attribution), then span before its event.
+    store.eventConsumer.consume([mcpEvent({ id: 'a', traceId: first!.traceId, spanId: first!.spanId, server: { id: 'early-id', name: 'early' } })]);
+    store.spanConsumer.consume(decoded);
+    store.eventConsumer.consume([mcpEvent({ id: 'b', traceId: second!.traceId, spanId: second!.spanId, server: { id: 'late-id', name: 'late' } })]);
+
+    const spans = flatten(store.getTrace(first!.traceId)!.roots);
+    expect(spans.find((s) => s.spanId === first!.spanId)?.server).toBe('early');
+    expect(spans.find((s) => s.spanId === second!.spanId)?.server).toBe('late');
+  });
+
+  it('masks content instead when store.captureContent is on', async () => {
+    const [span] = decodeProtobufTraces(await contentSpans()).spans;
+    const store = makeStore({ captureContent: true });
+    store.spanConsumer.consume([span!]);
+    const stored = store.getTrace(span!.traceId)!.roots[0]!.span;
+    expect(String(stored.attributes['gen_ai.tool.call.arguments'])).toContain('/tmp/x');
+    expect(JSON.stringify(stored.attributes)).not.toContain(SECRET);
+  });
+
+  it('forgets traces of one span and of many alike when their spans are evicted', () => {
+    const decoded = decodeProtobufTraces(toProtobuf(realisticMcpSpans(5))).spans;
+    const lone = decodeProtobufTraces(toProtobuf(realisticMcpSpans(1))).spans;
+    // realisticMcpSpans(n) ends n calls under a session span that stays open: n spans per trace.
+    const store = makeStore({ maxSpans: 5 });
+    store.spanConsumer.consume(lone.slice(0, 1));
+    store.spanConsumer.consume(decoded);
+    expect(store.getTrace(lone[0]!.traceId)).toBeUndefined();
+    expect(store.getTrace(decoded[0]!.traceId)?.spanCount).toBe(5);
+    store.spanConsumer.consume(decodeProtobufTraces(toProtobuf(realisticMcpSpans(5))).spans);
+    expect(store.getTrace(decoded[0]!.traceId)).toBeUndefined();
+    expect(store.stats().spans).toBe(5);
+  });
+});
