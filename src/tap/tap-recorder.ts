@@ -235,7 +235,7 @@ export class TapRecorder {
    */
   async servedCalls(): Promise<ServedCall[]> {
     const cutoff = nowMs() - RECENT_CALL_MS;
-    const recent = this.recentCalls.filter((c) => c.endMs >= cutoff);
+    const recent = this.recentCalls.slice(-RECENT_CALLS).filter((c) => c.endMs >= cutoff);
     const reqs = [...recent.map((c) => ({ req: c.req, endMs: c.endMs as number | undefined })), ...this.tracker.inFlight('client_to_server').map((req) => ({ req, endMs: undefined }))];
     const ids = await Promise.all(reqs.map((r) => r.req.ids.catch(() => ({ traceId: newTraceId() }))));
     return reqs.map(({ req, endMs }, i) => {
@@ -437,7 +437,8 @@ export class TapRecorder {
   private async finish(req: InFlightRequest, endMs: number, error: string | undefined): Promise<void> {
     if (req.direction === 'client_to_server') {
       this.recentCalls.push({ req, endMs });
-      if (this.recentCalls.length > RECENT_CALLS) this.recentCalls = this.recentCalls.slice(-RECENT_CALLS);
+      // Trimmed in steps, not per call: a copy of the list per answered call was garbage on the relay thread.
+      if (this.recentCalls.length > 2 * RECENT_CALLS) this.recentCalls = this.recentCalls.slice(-RECENT_CALLS);
     }
     let ids: Awaited<InFlightRequest['ids']>;
     try {
