@@ -17,6 +17,7 @@
  * Noise: the machine is shared, so the variants are not measured one after another (a neighbour's burst
  * would land on one of them only) but interleaved: every variant's server runs at once, and each round
  * goes through all variants in a rotating order. Percentiles are then compared within one window of time.
+ * The measuring client is a small C program when a compiler is there (see `C_CLIENT`).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -81,6 +82,81 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * The measuring client, when a C compiler is there: interleaved round trips over every variant's stdio
+ * with blocking reads into one static buffer, so no garbage collector on the measuring side adds to the
+ * tail (a Node client reading 1 MB per round trip collects often, and its pauses land on whichever
+ * variant it is measuring). Without a compiler the bench measures with the Node client below.
+ */
+const C_CLIENT = `
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#define MAXV 16
+static char buf[1 << 22];
+static int to[MAXV], from[MAXV];
+static pid_t pids[MAXV];
+static double now_us(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
+static long ticks(pid_t pid) {
+  char path[64], stat[4096]; snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r"); if (!f) return -1;
+  size_t n = fread(stat, 1, sizeof stat - 1, f); fclose(f); stat[n] = 0;
+  char *p = strrchr(stat, ')'); if (!p) return -1;
+  long ut = 0, st = 0; int field = 2;
+  for (char *tok = strtok(p + 2, " "); tok; tok = strtok(NULL, " ")) {
+    field++;
+    if (field == 14) ut = atol(tok);
+    if (field == 15) { st = atol(tok); break; }
+  }
+  return ut + st;
+}
+static double round_trip(int v, long id) {
+  char req[256];
+  int len = snprintf(req, sizeof req, "{\\"jsonrpc\\":\\"2.0\\",\\"id\\":%ld,\\"method\\":\\"tools/call\\",\\"params\\":{\\"name\\":\\"bench\\",\\"arguments\\":{\\"n\\":%ld}}}\\n", id, id);
+  double t0 = now_us();
+  if (write(to[v], req, (size_t)len) != len) { perror("write"); exit(1); }
+  for (;;) {
+    ssize_t n = read(from[v], buf, sizeof buf);
+    if (n <= 0) { fprintf(stderr, "pingpong: command %d closed its stdout\\n", v); exit(1); }
+    if (memchr(buf, '\\n', (size_t)n)) break;
+  }
+  return now_us() - t0;
+}
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  long count = atol(argv[1]), warmup = atol(argv[2]);
+  int nv = 0;
+  signal(SIGPIPE, SIG_IGN);
+  for (int i = 3; i < argc && nv < MAXV;) {
+    int end = i; while (end < argc && strcmp(argv[end], "::") != 0) end++;
+    argv[end < argc ? end : argc] = NULL;
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) return 2;
+    pid_t pid = fork();
+    if (pid == 0) { dup2(in[0], 0); dup2(out[1], 1); close(in[0]); close(in[1]); close(out[0]); close(out[1]); execvp(argv[i], argv + i); _exit(127); }
+    close(in[0]); close(out[1]);
+    to[nv] = in[1]; from[nv] = out[0]; pids[nv] = pid; nv++;
+    i = end + 1;
+  }
+  double *samples = malloc(sizeof(double) * (size_t)(count * nv));
+  long id = 0;
+  for (long i = 0; i < warmup; i++) for (int k = 0; k < nv; k++) round_trip((int)((i + k) % nv), id++);
+  long t0[MAXV];
+  for (int v = 0; v < nv; v++) t0[v] = ticks(pids[v]);
+  for (long i = 0; i < count; i++) for (int k = 0; k < nv; k++) { int v = (int)((i + k) % nv); samples[v * count + i] = round_trip(v, id++); }
+  for (int v = 0; v < nv; v++) printf("cpu %d %ld\\n", v, ticks(pids[v]) - t0[v]);
+  for (int v = 0; v < nv; v++) { printf("rt %d", v); for (long i = 0; i < count; i++) printf(" %.1f", samples[v * count + i]); printf("\\n"); }
+  fflush(stdout);
+  for (int v = 0; v < nv; v++) close(to[v]);
+  for (int v = 0; v < nv; v++) waitpid(pids[v], NULL, 0);
+  return 0;
+}
+`;
+
 interface Variant {
   key: string;
   label: string;
@@ -135,11 +211,11 @@ function assertBuildFresh(): void {
   }
 }
 
-/** Compiles the C floor relay into `dir`; undefined when there is no C compiler. */
-function buildCRelay(dir: string): string | undefined {
-  const src = join(dir, 'relay.c');
-  const bin = join(dir, 'relay');
-  writeFileSync(src, C_RELAY);
+/** Compiles a C program into `dir`; undefined when there is no C compiler. */
+function buildC(dir: string, name: string, source: string): string | undefined {
+  const src = join(dir, `${name}.c`);
+  const bin = join(dir, name);
+  writeFileSync(src, source);
   try {
     execFileSync(process.env['CC'] ?? 'cc', ['-O2', '-o', bin, src], { stdio: 'ignore' });
     return bin;
@@ -189,7 +265,39 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measureSize(variants: Variant[], bytes: number, count: number, warmup: number) {
+interface Measured {
+  variant: Variant;
+  p50: number;
+  p99: number;
+  cpuMsPer1000Messages: number;
+}
+
+function summarise(variant: Variant, samples: number[], cpuSeconds: number, count: number): Measured {
+  const sorted = [...samples].sort((a, b) => a - b);
+  // Each round trip is two messages (request and response) through the relay.
+  return { variant, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuMsPer1000Messages: (cpuSeconds * 1e6) / (2 * count) };
+}
+
+/** Measures with the C client: one process drives every variant. */
+async function measureWithC(client: string, variants: Variant[], bytes: number, count: number, warmup: number): Promise<Measured[]> {
+  const argv: string[] = [String(count), String(warmup)];
+  variants.forEach((v, i) => argv.push(...(i > 0 ? ['::'] : []), ...v.argv([SERVER, String(bytes)])));
+  const proc = spawn(client, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  if (code !== 0) throw new Error(`the C client failed (exit ${code})`);
+  const cpu = new Map<number, number>();
+  const samples = new Map<number, number[]>();
+  for (const line of out.split('\n')) {
+    const [kind, index, ...rest] = line.split(' ');
+    if (kind === 'cpu') cpu.set(Number(index), Number(rest[0]) / CLOCK_TICKS);
+    if (kind === 'rt') samples.set(Number(index), rest.map(Number));
+  }
+  return variants.map((v, i) => summarise(v, samples.get(i) ?? [], cpu.get(i) ?? 0, count));
+}
+
+async function measureWithNode(variants: Variant[], bytes: number, count: number, warmup: number): Promise<Measured[]> {
   const clients = variants.map((v) => new LineClient(v, spawn(v.argv([SERVER, String(bytes)])[0]!, v.argv([SERVER, String(bytes)]).slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })));
   try {
     const n = clients.length;
@@ -206,11 +314,7 @@ async function measureSize(variants: Variant[], bytes: number, count: number, wa
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
-  return clients.map((c) => {
-    const sorted = [...c.samples].sort((a, b) => a - b);
-    // Each round trip is two messages (request and response) through the relay.
-    return { variant: c.variant, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuMsPer1000Messages: (c.cpuSeconds * 1e6) / (2 * count) };
-  });
+  return clients.map((c) => summarise(c.variant, c.samples, c.cpuSeconds, count));
 }
 
 async function main() {
@@ -223,7 +327,8 @@ async function main() {
   const adminPort = await freePort();
   const deadPort = await freePort();
   const loadBefore = loadavg();
-  const cRelay = buildCRelay(tmp);
+  const cRelay = buildC(tmp, 'relay', C_RELAY);
+  const cClient = buildC(tmp, 'pingpong', C_CLIENT);
 
   const daemon = spawn(process.execPath, ['--import', 'tsx', SOURCE_CLI, 'start', '--set', `receivers.otlp.endpoint=127.0.0.1:${otlpPort}`, '--set', `admin.endpoint=127.0.0.1:${adminPort}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -250,7 +355,7 @@ async function main() {
       { key: '1mb', label: '1 MB', bytes: 1024 * 1024, count: 1000, warmup: 50 },
     ].filter((s) => sizesArg.split(',').includes(s.key));
     for (const s of sizes) {
-      const results = await measureSize(variants, s.bytes, s.count, s.warmup);
+      const results = cClient ? await measureWithC(cClient, variants, s.bytes, s.count, s.warmup) : await measureWithNode(variants, s.bytes, s.count, s.warmup);
       const direct = results.find((r) => r.variant.key === 'direct')!;
       for (const r of results) {
         rows.push({
@@ -270,9 +375,10 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
   const load = { before: loadBefore.map((l) => l.toFixed(2)).join(' / '), after: loadavg().map((l) => l.toFixed(2)).join(' / ') };
-  if (json) process.stdout.write(`${JSON.stringify({ load, cRelay: cRelay !== undefined, rows }, null, 2)}\n`);
+  const client = cClient ? 'C' : 'Node';
+  if (json) process.stdout.write(`${JSON.stringify({ load, client, cRelay: cRelay !== undefined, rows }, null, 2)}\n`);
   else {
-    console.log(`load average (1 / 5 / 15 min): ${load.before} before, ${load.after} after; C floor ${cRelay ? 'built' : 'skipped (no C compiler)'}`);
+    console.log(`load average (1 / 5 / 15 min): ${load.before} before, ${load.after} after; client: ${client}; C floor ${cRelay ? 'built' : 'skipped (no C compiler)'}`);
     console.table(rows);
   }
 }
