@@ -78,8 +78,8 @@ interface EventEntry {
 interface SpanEntry {
   seq: number;
   bytes: number;
-  key: string;
   traceId: string;
+  spanId: string;
   /** Server name the span was attributed to (copied into `span` when there is one). */
   server: string | undefined;
   span: StoredSpan | undefined;
@@ -136,10 +136,9 @@ export class RecentStore implements RecentStoreReader {
   private readonly byKind = new Map<EventKind, Deque<EventEntry>>();
 
   private readonly spans = new Deque<SpanEntry>(1024);
-  /** One entry directly, or a queue once a trace has more than one span (most traces hold few). */
-  private readonly byTrace = new Map<string, SpanEntry | Deque<SpanEntry>>();
+  /** One entry directly, or a `TraceSpans` once a trace has more than one span (most traces hold few). */
+  private readonly byTrace = new Map<string, SpanEntry | TraceSpans>();
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
-  private readonly bySpanKey = new Map<string, SpanEntry>();
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
 
@@ -170,9 +169,8 @@ export class RecentStore implements RecentStoreReader {
     let evictedEvents = 0;
     let evictedSpans = 0;
     for (const decoded of batch) {
-      const key = decoded.traceId + decoded.spanId;
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
-      if (this.bySpanKey.has(key)) continue;
+      if (this.findSpan(decoded.traceId, decoded.spanId)) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
@@ -183,6 +181,7 @@ export class RecentStore implements RecentStoreReader {
       }
       let server: string | undefined;
       if (this.pendingServer.size > 0) {
+        const key = decoded.traceId + decoded.spanId;
         server = this.pendingServer.get(key);
         if (server !== undefined) {
           if (span) span.server = server;
@@ -192,8 +191,8 @@ export class RecentStore implements RecentStoreReader {
       const entry: SpanEntry = {
         seq: this.seq++,
         bytes,
-        key,
         traceId: decoded.traceId,
+        spanId: decoded.spanId,
         server,
         span,
         encoded,
@@ -202,7 +201,6 @@ export class RecentStore implements RecentStoreReader {
       };
       this.spans.push(entry);
       pushTraceIndex(this.byTrace, entry);
-      this.bySpanKey.set(key, entry);
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
         this.evictOldestSpan();
@@ -303,7 +301,7 @@ export class RecentStore implements RecentStoreReader {
     if (!indexed) return undefined;
 
     const nodes = new Map<string, TraceNode>();
-    for (const entry of indexed instanceof Deque ? indexed : [indexed]) {
+    for (const entry of indexed instanceof TraceSpans ? indexed.entries : [indexed]) {
       const span = this.spanOf(entry);
       if (span) nodes.set(span.spanId, { span, children: [] });
     }
@@ -385,6 +383,13 @@ export class RecentStore implements RecentStoreReader {
     };
   }
 
+  private findSpan(traceId: string, spanId: string): SpanEntry | undefined {
+    const held = this.byTrace.get(traceId);
+    if (held === undefined) return undefined;
+    if (held instanceof TraceSpans) return held.find(spanId);
+    return held.spanId === spanId ? held : undefined;
+  }
+
   /** The stored span of an entry; spans kept as bytes are decoded (content placeholders already in). */
   private spanOf(entry: SpanEntry): StoredSpan | undefined {
     if (entry.span) return entry.span;
@@ -420,14 +425,14 @@ export class RecentStore implements RecentStoreReader {
 
   private attributeSpan(event: McpEvent): void {
     if (event.traceId === undefined || event.spanId === undefined) return;
-    const key = event.traceId + event.spanId;
-    const entry = this.bySpanKey.get(key);
+    const entry = this.findSpan(event.traceId, event.spanId);
     if (entry) {
       entry.server = event.server.name;
       if (entry.span) entry.span.server = entry.server;
       return;
     }
     // The order queue may still hold keys already matched; it bounds the map all the same.
+    const key = event.traceId + event.spanId;
     if (this.pendingOrder.size >= MAX_PENDING_ATTRIBUTIONS) this.pendingServer.delete(this.pendingOrder.shift()!);
     this.pendingOrder.push(key);
     this.pendingServer.set(key, event.server.name);
@@ -549,7 +554,6 @@ export class RecentStore implements RecentStoreReader {
     if (!entry) return;
     this.bytes -= entry.bytes;
     shiftTraceIndex(this.byTrace, entry);
-    if (this.bySpanKey.get(entry.key) === entry) this.bySpanKey.delete(entry.key);
   }
 
   private afterBatch(evictedEvents: number, evictedSpans: number): void {
@@ -588,27 +592,66 @@ function shiftIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
   if (d.size === 0) index.delete(key);
 }
 
-function pushTraceIndex(index: Map<string, SpanEntry | Deque<SpanEntry>>, entry: SpanEntry): void {
+/**
+ * The spans held for a trace of more than one span, oldest first. Small traces are searched by a scan;
+ * from `SPAN_MAP_THRESHOLD` spans on, a span-id map keeps look-ups O(1) whatever trace a sender invents.
+ * (Keying one store-wide map by trace id + span id instead cost two string concatenations and a map entry
+ * per span on the ingest path.)
+ */
+class TraceSpans {
+  readonly entries = new Deque<SpanEntry>(4);
+  private bySpanId: Map<string, SpanEntry> | undefined;
+
+  find(spanId: string): SpanEntry | undefined {
+    if (this.bySpanId) return this.bySpanId.get(spanId);
+    for (let i = 0; i < this.entries.size; i++) {
+      const entry = this.entries.fromNewest(i)!;
+      if (entry.spanId === spanId) return entry;
+    }
+    return undefined;
+  }
+
+  push(entry: SpanEntry): void {
+    this.entries.push(entry);
+    if (this.bySpanId) this.bySpanId.set(entry.spanId, entry);
+    else if (this.entries.size >= SPAN_MAP_THRESHOLD) this.bySpanId = new Map(Array.from(this.entries, (e) => [e.spanId, e]));
+  }
+
+  /** Removes `entry` if it is the oldest (eviction is oldest first overall, so it always is). */
+  shift(entry: SpanEntry): void {
+    if (this.entries.peekOldest() !== entry) return;
+    this.entries.shift();
+    if (this.bySpanId?.get(entry.spanId) === entry) this.bySpanId.delete(entry.spanId);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const SPAN_MAP_THRESHOLD = 32;
+
+function pushTraceIndex(index: Map<string, SpanEntry | TraceSpans>, entry: SpanEntry): void {
   const held = index.get(entry.traceId);
   if (held === undefined) {
     index.set(entry.traceId, entry);
-  } else if (held instanceof Deque) {
+  } else if (held instanceof TraceSpans) {
     held.push(entry);
   } else {
-    const d = new Deque<SpanEntry>(4);
-    d.push(held);
-    d.push(entry);
-    index.set(entry.traceId, d);
+    const spans = new TraceSpans();
+    spans.push(held);
+    spans.push(entry);
+    index.set(entry.traceId, spans);
   }
 }
 
 /** Like `shiftIndex`, for the trace index's single entries. */
-function shiftTraceIndex(index: Map<string, SpanEntry | Deque<SpanEntry>>, entry: SpanEntry): void {
+function shiftTraceIndex(index: Map<string, SpanEntry | TraceSpans>, entry: SpanEntry): void {
   const held = index.get(entry.traceId);
   if (held === entry) {
     index.delete(entry.traceId);
-  } else if (held instanceof Deque && held.peekOldest() === entry) {
-    held.shift();
+  } else if (held instanceof TraceSpans) {
+    held.shift(entry);
     if (held.size === 0) index.delete(entry.traceId);
   }
 }

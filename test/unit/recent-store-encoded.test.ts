@@ -7,7 +7,7 @@ import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
 import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
 import type { StoredSpan, TraceNode } from '../../src/store/types.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { mcpEvent } from '../helpers/store-items.js';
+import { hexId, mcpEvent, span } from '../helpers/store-items.js';
 import { realisticMcpSpans, recordSpans, toProtobuf, withoutWire } from './helpers/otlp-spans.js';
 
 /**
@@ -141,5 +141,22 @@ describe('RecentStore with spans received as protobuf', () => {
     store.spanConsumer.consume(decodeProtobufTraces(toProtobuf(realisticMcpSpans(5))).spans);
     expect(store.getTrace(decoded[0]!.traceId)).toBeUndefined();
     expect(store.stats().spans).toBe(5);
+  });
+
+  it('finds spans of small and large traces alike: repeats are dropped, events attribute the right span', () => {
+    const store = makeStore();
+    for (const size of [2, 31, 32, 200]) {
+      const traceId = hexId(size, 32);
+      const spans = Array.from({ length: size }, (_, i) => span({ traceId, spanId: hexId(i + 1, 16), name: `s${i}` }));
+      store.spanConsumer.consume(spans);
+      // An exporter retry sends the same spans again: they are already held.
+      store.spanConsumer.consume(spans);
+      const target = spans[size - 2]!;
+      store.eventConsumer.consume([mcpEvent({ id: `e${size}`, traceId, spanId: target.spanId, server: { id: 'x', name: `srv-${size}` } })]);
+      const got = flatten(store.getTrace(traceId)!.roots);
+      expect(got).toHaveLength(size);
+      expect(got.filter((s) => s.server !== undefined).map((s) => [s.spanId, s.server])).toEqual([[target.spanId, `srv-${size}`]]);
+    }
+    expect(store.stats().spans).toBe(2 + 31 + 32 + 200);
   });
 });
