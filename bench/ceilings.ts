@@ -7,8 +7,12 @@
 import { createRequire } from 'node:module';
 import { decodeJsonTraces } from '../src/receiver/otlp/decode-json.js';
 import { decodeProtobufTraces } from '../src/receiver/otlp/decode-protobuf.js';
+import { storeSchema } from '../src/config/schema.js';
+import type { McpEvent } from '../src/pipeline/events.js';
 import { normalizeSpan } from '../src/pipeline/normalize.js';
 import type { DecodedTraces } from '../src/receiver/otlp/span.js';
+import { RecentStore } from '../src/store/recent-store.js';
+import { Metrics } from '../src/telemetry/metrics.js';
 
 /** The slice of the protobufjs-generated OTLP root (shipped in @opentelemetry/otlp-transformer) used here. */
 interface GeneratedOtlpRoot {
@@ -89,25 +93,55 @@ function normalizeAll(traces: DecodedTraces, captureContent: boolean): number {
   return events;
 }
 
+/**
+ * decode + normalize + the recent store with its default limits, filled first so every measured span
+ * also evicts one (the daemon's steady state). The gap between this and decode + normalize is the store's
+ * own work plus the garbage collection its retained items cause.
+ */
+function storeWork(bodies: Body[], encoding: 'protobuf' | 'json'): Work {
+  const metrics = new Metrics();
+  const store = new RecentStore(storeSchema.parse({}), metrics);
+  const decode = (b: Body): DecodedTraces => (encoding === 'protobuf' ? decodeProtobufTraces(b.protobuf) : decodeJsonTraces(b.json.toString('utf8')));
+  const work: Work = (b) => {
+    const traces = decode(b);
+    const events: McpEvent[] = [];
+    for (const span of traces.spans) {
+      const event = normalizeSpan(span, { captureContent: false });
+      if (event) events.push(event);
+    }
+    store.addSpans(traces.spans);
+    store.addEvents(events);
+    return events.length;
+  };
+  const limits = storeSchema.parse({});
+  for (let i = 0; store.stats().spans < limits.maxSpans && store.stats().evictedSpans === 0; i++) work(bodies[i % bodies.length]!);
+  return work;
+}
+
 /** The ceilings, each the median of `reps` repetitions after one discarded warm-up repetition. */
 export function measureCeilings(bodies: Body[], opts: { reps: number; minCpuMs: number }): CeilingResult[] {
   const root = loadGeneratedRoot();
   const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-  const cases: { name: string; encoding: 'protobuf' | 'json'; work: Work }[] = [
+  // `store`: the work is built (and the store filled) only when the case runs, so one store's memory is
+  // not held through the other cases.
+  const cases: { name: string; encoding: 'protobuf' | 'json'; work: Work; store?: boolean }[] = [
     { name: 'raw: protobufjs decode (generated OTLP root)', encoding: 'protobuf', work: (b) => ExportTraceServiceRequest.decode(b.protobuf).resourceSpans?.length ?? 0 },
     { name: 'mcpwatch decodeProtobufTraces', encoding: 'protobuf', work: (b) => countSpans(decodeProtobufTraces(b.protobuf)) },
     { name: 'mcpwatch decodeProtobufTraces + normalizeSpan', encoding: 'protobuf', work: (b) => normalizeAll(decodeProtobufTraces(b.protobuf), false) },
+    { name: 'mcpwatch decodeProtobufTraces + normalizeSpan + recent store (full, default limits)', encoding: 'protobuf', work: () => 0, store: true },
     { name: 'raw: JSON.parse (utf8 Buffer -> string -> parse)', encoding: 'json', work: (b) => (JSON.parse(b.json.toString('utf8')) as unknown) === null ? 0 : 1 },
     { name: 'mcpwatch decodeJsonTraces', encoding: 'json', work: (b) => countSpans(decodeJsonTraces(b.json.toString('utf8'))) },
     { name: 'mcpwatch decodeJsonTraces + normalizeSpan', encoding: 'json', work: (b) => normalizeAll(decodeJsonTraces(b.json.toString('utf8')), false) },
+    { name: 'mcpwatch decodeJsonTraces + normalizeSpan + recent store (full, default limits)', encoding: 'json', work: () => 0, store: true },
   ];
   const results: CeilingResult[] = [];
   for (const c of cases) {
-    measureOnce(bodies, c.encoding, c.work, opts.minCpuMs);
+    const work = c.store ? storeWork(bodies, c.encoding) : c.work;
+    measureOnce(bodies, c.encoding, work, opts.minCpuMs);
     const reps: number[] = [];
     const mb: number[] = [];
     for (let r = 0; r < opts.reps; r++) {
-      const once = measureOnce(bodies, c.encoding, c.work, opts.minCpuMs);
+      const once = measureOnce(bodies, c.encoding, work, opts.minCpuMs);
       reps.push(once.spansPerCpuSecond);
       mb.push(once.bytesPerCpuSecond / 1e6);
     }
