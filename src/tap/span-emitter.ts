@@ -1,26 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AttributeValue, Attributes } from '@opentelemetry/api';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from '../telemetry/logger.js';
+import type { ExportWorkerConfig, ExportWorkerCounts, FromExportWorker, SpanRecord, ToExportWorker } from './export-worker.js';
 
 /**
- * The taps' span output: finished spans, encoded as OTLP/JSON (the protobuf JSON mapping of
- * `ExportTraceServiceRequest`, OTLP spec "JSON Protobuf Encoding": hex trace and span ids, 64-bit integers
- * as strings) when they are recorded, and POSTed to the daemon in batches.
+ * The taps' span output. Spans are emitted by the OpenTelemetry SDK (`@opentelemetry/sdk-trace-base`'s
+ * `BatchSpanProcessor`) and exported with `@opentelemetry/exporter-trace-otlp-http`, both on a worker
+ * thread (`export-worker.ts`): the relay thread records a finished span as a small plain record and posts
+ * records to the worker in batches, between relay callbacks, never one message per span.
  *
- * Why not the OpenTelemetry SDK: a tap records spans after the fact, with ids it chose earlier, so it
- * uses none of the SDK's context machinery, and the SDK's cost landed on the relay thread. Profiles of
- * `wrap` showed a batch's export (building the SDK's span objects into an export request and serialising
- * it, ~5 ms per 512 spans) and the garbage of SDK spans held until export as the whole of the relay's
- * latency tail (bench/tap-latency.ts, BENCHMARKS.md "Tap overhead"). Here a span costs one small string,
- * built when it is recorded (a few microseconds), and an export is a join and a socket write.
- *
- * Fail-open: nothing here is awaited on the relay path. `record()` only appends to a bounded queue (by
- * spans and by bytes); when it is full the span is dropped and counted. One export is in flight at a time;
- * one that fails (daemon down, slow, 4xx/5xx) drops its batch and counts it, except that 429, 502, 503 and
- * 504 are retried after `Retry-After` (OTLP/HTTP spec, "Retryable Response Codes"), twice at most. Each
- * kind of loss is logged once, with totals at shutdown.
+ * Fail-open: nothing here is awaited on the relay path. `record()` only appends to a bounded buffer (by
+ * spans and by bytes, counting records posted to the worker and not yet taken in by it); when it is full
+ * the span is dropped and counted. The worker bounds its own queue the same way and reports its drops and
+ * failed exports (daemon down, slow, 4xx/5xx; the exporter itself retries 429/502/503/504 after
+ * `Retry-After` within the export deadline). Each kind of loss is logged once, with totals at shutdown.
  */
 
 export interface SpanEmitterOptions {
@@ -30,15 +26,13 @@ export interface SpanEmitterOptions {
   bearerToken?: string;
   resource: Attributes;
   logger: Logger;
-  /** Most finished spans waiting for export; more are dropped and counted. */
+  /** Most finished spans waiting for export (on each thread); more are dropped and counted. */
   maxQueueSize?: number;
-  /** Most encoded bytes waiting for export (captured content can make spans large); more are dropped. */
+  /** Most bytes of spans waiting for export (on each thread; captured content can make spans large). */
   maxQueueBytes?: number;
   maxExportBatchSize?: number;
-  /** Largest export body; a batch stops short of it (the daemon's default body limit is 16 MiB). */
-  maxExportBatchBytes?: number;
   scheduledDelayMillis?: number;
-  /** One export attempt's deadline; a slow daemon costs a dropped batch, never a stalled relay. */
+  /** One export's deadline, retries included; a slow daemon costs a dropped batch, never a stalled relay. */
   exportTimeoutMillis?: number;
 }
 
@@ -58,10 +52,12 @@ export interface TapSpan {
 
 export interface SpanEmitterStats {
   recorded: number;
+  /** Recorded spans still on the relay thread or on their way to the export worker. */
+  queued: number;
   exported: number;
-  /** Dropped because the queue was full. */
+  /** Dropped because a queue (the relay thread's or the export worker's) was full. */
   droppedQueueFull: number;
-  /** Dropped because their export failed, timed out, or the daemon rejected them. */
+  /** Dropped because their export failed, timed out, the daemon rejected them, or shutdown's deadline passed. */
   droppedExportFailed: number;
 }
 
@@ -93,72 +89,6 @@ export function newSpanId(): string {
   return randomHex(8);
 }
 
-/** `SpanKind` in OTLP: SPAN_KIND_SERVER = 2, SPAN_KIND_CLIENT = 3. */
-const KIND = { server: 2, client: 3 } as const;
-/** `Status.code` STATUS_CODE_ERROR. */
-const STATUS_ERROR = 2;
-const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
-const MAX_RETRIES = 2;
-const DEFAULT_RETRY_DELAY_MS = 1000;
-const MAX_RETRY_DELAY_MS = 5000;
-const MAX_RESPONSE_BYTES = 64 * 1024;
-
-/** Epoch milliseconds (fractional) as OTLP's decimal-string nanoseconds, without losing precision past 2^53. */
-export function unixNanoString(ms: number): string {
-  let whole = Math.floor(ms);
-  let nanos = Math.round((ms - whole) * 1e6);
-  if (nanos >= 1e6) {
-    whole += 1;
-    nanos -= 1e6;
-  }
-  return whole === 0 ? String(nanos) : `${whole}${String(nanos).padStart(6, '0')}`;
-}
-
-function anyValue(v: AttributeValue): string | undefined {
-  switch (typeof v) {
-    case 'string':
-      return `{"stringValue":${JSON.stringify(v)}}`;
-    case 'boolean':
-      return `{"boolValue":${v}}`;
-    case 'number':
-      // The SDK's rule: integers are intValue (a string in JSON), everything else doubleValue.
-      if (Number.isSafeInteger(v)) return `{"intValue":"${v}"}`;
-      return Number.isFinite(v) ? `{"doubleValue":${v}}` : `{"doubleValue":"${v}"}`;
-    default: {
-      if (!Array.isArray(v)) return undefined;
-      const values: string[] = [];
-      for (const item of v as unknown[]) {
-        const encoded = item === null || item === undefined ? '{}' : anyValue(item as AttributeValue);
-        if (encoded !== undefined) values.push(encoded);
-      }
-      return `{"arrayValue":{"values":[${values.join(',')}]}}`;
-    }
-  }
-}
-
-/** OTLP/JSON `KeyValue` list; undefined values are left out, as the SDK does. */
-export function encodeAttributes(attributes: Attributes): string {
-  const out: string[] = [];
-  for (const key in attributes) {
-    const v = attributes[key];
-    if (v === undefined) continue;
-    const encoded = anyValue(v);
-    if (encoded !== undefined) out.push(`{"key":${JSON.stringify(key)},"value":${encoded}}`);
-  }
-  return `[${out.join(',')}]`;
-}
-
-/** One span as an OTLP/JSON `Span`. */
-export function encodeSpan(s: TapSpan): string {
-  const end = Math.max(s.endMs, s.startMs);
-  let json = `{"traceId":"${s.traceId}","spanId":"${s.spanId}"`;
-  if (s.parentSpanId !== undefined) json += `,"parentSpanId":"${s.parentSpanId}"`;
-  json += `,"name":${JSON.stringify(s.name)},"kind":${KIND[s.kind]},"startTimeUnixNano":"${unixNanoString(s.startMs)}","endTimeUnixNano":"${unixNanoString(end)}"`;
-  json += `,"attributes":${encodeAttributes(s.attributes)}`;
-  if (s.error !== undefined) json += `,"status":{"code":${STATUS_ERROR},"message":${JSON.stringify(s.error)}}`;
-  return `${json}}`;
-}
-
 const HEX_ID = /^[\da-f]+$/;
 
 function validIds(s: TapSpan): boolean {
@@ -171,67 +101,106 @@ function validIds(s: TapSpan): boolean {
   );
 }
 
-/** `Retry-After` (delay-seconds or an HTTP date) in milliseconds, bounded. */
-function retryDelayMs(header: string | string[] | undefined): number {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (v === undefined) return DEFAULT_RETRY_DELAY_MS;
-  const seconds = Number(v);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(v) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_DELAY_MS) : DEFAULT_RETRY_DELAY_MS;
+/** Roughly what a span weighs (UTF-16 string lengths, 8 per other value): enough to bound memory. */
+function approxBytes(s: TapSpan): number {
+  let n = 96 + s.name.length + (s.error?.length ?? 0);
+  const a = s.attributes;
+  for (const key in a) {
+    const v = a[key];
+    n += key.length + 8;
+    if (typeof v === 'string') n += v.length;
+    else if (Array.isArray(v)) for (const item of v as unknown[]) n += typeof item === 'string' ? item.length + 8 : 8;
+  }
+  return n;
 }
 
-interface ExportOutcome {
-  ok: boolean;
-  /** Spans the daemon accepted the request but rejected (OTLP partial success). */
-  rejected: number;
-  retryAfterMs?: number;
-  error?: string;
+/**
+ * Records are posted when this many are waiting (at the next turn of the event loop, after the I/O
+ * callbacks already due) or after `POST_INTERVAL_MS`: one structured clone per batch, small enough that a
+ * post costs the relay tens of microseconds, not a latency spike.
+ */
+const POST_BATCH = 128;
+const POST_INTERVAL_MS = 50;
+
+/**
+ * The worker's entry. From the build it is the compiled `.js` beside this file; when this file runs as
+ * TypeScript source (tests) the worker is the `.ts` source, loaded through tsx (a development dependency),
+ * because a worker does not inherit the loader hooks of the thread that starts it.
+ */
+function startWorker(config: ExportWorkerConfig): Worker {
+  // Settings meant for the wrapped server (OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_*, ...) must not apply to the tap.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OTEL_')) env[k] = v;
+  // Whatever the worker might print goes to the tap's stderr: for `wrap`, stdout is the MCP channel.
+  const options = { workerData: config, env, stdout: true, stderr: false };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./export-worker.js', import.meta.url), options);
+  // tsx's ESM API entry, found through its package's export map (require() would resolve its CommonJS build).
+  const require = createRequire(import.meta.url);
+  const tsxPackage = require.resolve('tsx/package.json');
+  const tsxApi = (require(tsxPackage) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api']!.import.default;
+  const api = new URL(tsxApi, pathToFileURL(tsxPackage)).href;
+  const entry = new URL('./export-worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { ...options, eval: true });
 }
 
 export class SpanEmitter {
   private readonly logger: Logger;
-  private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly headers: Record<string, string>;
-  private readonly prefix: string;
+  private readonly endpoint: string;
   private readonly maxQueueSize: number;
   private readonly maxQueueBytes: number;
-  private readonly maxBatchSize: number;
-  private readonly maxBatchBytes: number;
-  private readonly delayMs: number;
-  private readonly timeoutMs: number;
-  /** Encoded spans waiting for export, oldest first; `head` is the first not yet taken. */
-  private queue: string[] = [];
-  private head = 0;
+  private readonly postIntervalMs: number;
+  private worker: Worker | undefined;
+  /** Records not yet posted. */
+  private pending: SpanRecord[] = [];
+  /** Records waiting in this thread or in transit to the worker: the bounded queue. */
+  private queuedSpans = 0;
   private queuedBytes = 0;
-  private inFlight: Promise<void> | undefined;
+  /** Posted batches the worker has not taken in yet, oldest first: [spans, bytes]. */
+  private readonly inTransit: Array<[number, number]> = [];
+  private batchesAccounted = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private recorded = 0;
-  private exported = 0;
-  private droppedQueueFull = 0;
-  private droppedExportFailed = 0;
+  private droppedHere = 0;
+  /** Lost without the worker's word: it failed, or shutdown's deadline passed first. */
+  private lostHere = 0;
+  private workerCounts: ExportWorkerCounts = { batchesReceived: 0, exported: 0, droppedQueueFull: 0, droppedExportFailed: 0 };
   private loggedQueueFull = false;
   private loggedExportFailed = false;
   private closed = false;
-  /** Set when shutdown's deadline passed: no more attempts. */
-  private stopped = false;
   private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
 
   constructor(opts: SpanEmitterOptions) {
     this.logger = opts.logger;
-    this.url = new URL(opts.endpoint);
+    this.endpoint = opts.endpoint;
     this.maxQueueSize = opts.maxQueueSize ?? DEFAULT_SPAN_QUEUE_SIZE;
     this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
-    this.maxBatchSize = Math.min(opts.maxExportBatchSize ?? 512, this.maxQueueSize);
-    this.maxBatchBytes = opts.maxExportBatchBytes ?? 4 * 1024 * 1024;
-    this.delayMs = opts.scheduledDelayMillis ?? 500;
-    this.timeoutMs = opts.exportTimeoutMillis ?? 2000;
-    // One kept-alive connection: an export is a write on an open socket, not a connect per batch.
-    this.agent = this.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-    this.headers = { 'content-type': 'application/json' };
-    if (opts.bearerToken) this.headers['authorization'] = `Bearer ${opts.bearerToken}`;
-    this.prefix = `{"resourceSpans":[{"resource":{"attributes":${encodeAttributes(opts.resource)}},"scopeSpans":[{"scope":{"name":"mcpwatch-tap"},"spans":[`;
+    const scheduledDelayMillis = opts.scheduledDelayMillis ?? 500;
+    this.postIntervalMs = Math.min(POST_INTERVAL_MS, scheduledDelayMillis);
+    const config: ExportWorkerConfig = {
+      endpoint: opts.endpoint,
+      ...(opts.bearerToken ? { bearerToken: opts.bearerToken } : {}),
+      resource: opts.resource,
+      maxQueueSize: this.maxQueueSize,
+      maxQueueBytes: this.maxQueueBytes,
+      maxExportBatchSize: opts.maxExportBatchSize ?? 512,
+      scheduledDelayMillis,
+      exportTimeoutMillis: opts.exportTimeoutMillis ?? 2000,
+    };
+    try {
+      const worker = startWorker(config);
+      // The tap's lifetime is the server's: the exporter thread never holds the process open.
+      worker.unref();
+      worker.stdout.pipe(process.stderr);
+      worker.on('message', (m: FromExportWorker) => this.onWorkerMessage(m));
+      worker.on('error', (err) => this.workerGone(err.message));
+      worker.on('exit', (code) => this.workerGone(`exited with code ${code}`));
+      this.worker = worker;
+    } catch (err) {
+      this.workerGone((err as Error).message);
+    }
   }
 
   /** Queues one finished span; never blocks, never throws. */
@@ -239,72 +208,135 @@ export class SpanEmitter {
     if (this.closed) return;
     try {
       if (!validIds(s)) throw new Error('invalid trace or span id');
-      const pending = this.queue.length - this.head;
-      const encoded = pending < this.maxQueueSize ? encodeSpan(s) : '';
-      if (pending >= this.maxQueueSize || this.queuedBytes + encoded.length > this.maxQueueBytes) {
-        this.droppedQueueFull++;
-        if (!this.loggedQueueFull) {
-          this.loggedQueueFull = true;
-          this.logger.warn({ maxQueueSize: this.maxQueueSize, maxQueueBytes: this.maxQueueBytes }, 'span queue full; spans are dropped and counted (logged once)');
-        }
+      if (!this.worker) {
+        this.lostHere++;
+        this.recorded++;
         return;
       }
-      this.queue.push(encoded);
-      this.queuedBytes += encoded.length;
+      const bytes = approxBytes(s);
+      if (this.queuedSpans >= this.maxQueueSize || (this.queuedBytes > 0 && this.queuedBytes + bytes > this.maxQueueBytes)) {
+        this.droppedHere++;
+        this.queueFull();
+        return;
+      }
+      const r: SpanRecord = { name: s.name, kind: s.kind, startMs: s.startMs, endMs: s.endMs, traceId: s.traceId, spanId: s.spanId, attributes: s.attributes, bytes };
+      if (s.parentSpanId !== undefined) r.parentSpanId = s.parentSpanId;
+      if (s.error !== undefined) r.error = s.error;
+      this.pending.push(r);
+      this.queuedSpans++;
+      this.queuedBytes += bytes;
       this.recorded++;
-      this.schedule(pending + 1);
+      this.schedule();
     } catch (err) {
       this.logger.debug({ error: (err as Error).message }, 'span not recorded');
     }
   }
 
   stats(): SpanEmitterStats {
-    return { recorded: this.recorded, exported: this.exported, droppedQueueFull: this.droppedQueueFull, droppedExportFailed: this.droppedExportFailed };
+    const w = this.workerCounts;
+    return {
+      recorded: this.recorded,
+      queued: this.queuedSpans,
+      exported: w.exported,
+      droppedQueueFull: this.droppedHere + w.droppedQueueFull,
+      droppedExportFailed: this.lostHere + w.droppedExportFailed,
+    };
   }
 
-  /** Flushes what it can within `timeoutMs`, then stops. Idempotent; never rejects. */
+  /** Flushes what it can within `timeoutMs`, then stops the worker. Idempotent; never rejects. */
   shutdown(timeoutMs = 1000): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
       this.clearSchedule();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
-      });
-      const drain = async () => {
-        for (;;) {
-          if (this.inFlight) await this.inFlight;
-          else if (this.queue.length > this.head) this.startExport();
-          else return;
-        }
-      };
-      await Promise.race([drain(), deadline]);
-      if (timer) clearTimeout(timer);
-      this.stopped = true;
-      this.agent.destroy();
+      const worker = this.worker;
+      if (worker) {
+        this.post();
+        const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+        this.send({ type: 'shutdown' });
+        // Bounded by the deadline, so holding the process open until then is safe.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+        await Promise.race([closed, deadline]);
+        clearTimeout(timer);
+        this.worker = undefined;
+        await worker.terminate().catch(() => undefined);
+      }
+      this.settleUnaccounted(`not exported within the ${timeoutMs} ms shutdown deadline`);
     })();
     return this.closing;
   }
 
-  /**
-   * A full batch is exported at the next turn of the event loop (after the I/O callbacks already due,
-   * so a relay chunk that is waiting is written first); a partial one after `scheduledDelayMillis`.
-   */
-  private schedule(pending: number): void {
-    if (this.inFlight) return;
-    if (pending >= this.maxBatchSize) {
+  private onWorkerMessage(m: FromExportWorker): void {
+    switch (m.type) {
+      case 'counts':
+      case 'closed': {
+        const { batchesReceived, exported, droppedQueueFull, droppedExportFailed } = m;
+        this.workerCounts = { batchesReceived, exported, droppedQueueFull, droppedExportFailed };
+        while (this.batchesAccounted < batchesReceived) {
+          const [spans, bytes] = this.inTransit.shift() ?? [0, 0];
+          this.queuedSpans -= spans;
+          this.queuedBytes -= bytes;
+          this.batchesAccounted++;
+        }
+        if (m.type === 'closed') this.onClosed?.();
+        break;
+      }
+      case 'queue_full':
+        this.queueFull();
+        break;
+      case 'export_failed':
+        this.exportFailed(m.spans, m.error);
+        break;
+    }
+  }
+
+  /** The worker could not start or died: from now on spans are counted as lost, and the relay goes on. */
+  private workerGone(error: string): void {
+    if (!this.worker && this.closed) return;
+    this.worker = undefined;
+    this.clearSchedule();
+    this.pending = [];
+    this.queuedSpans = 0;
+    this.queuedBytes = 0;
+    this.inTransit.length = 0;
+    this.settleUnaccounted(`span export worker: ${error}`);
+    this.onClosed?.();
+  }
+
+  /** Counts as lost every recorded span the worker has not reported exported or dropped. */
+  private settleUnaccounted(reason: string): void {
+    const w = this.workerCounts;
+    const unaccounted = this.recorded - this.lostHere - w.exported - w.droppedQueueFull - w.droppedExportFailed;
+    if (unaccounted <= 0) return;
+    this.lostHere += unaccounted;
+    this.exportFailed(unaccounted, reason);
+  }
+
+  private queueFull(): void {
+    if (this.loggedQueueFull) return;
+    this.loggedQueueFull = true;
+    this.logger.warn({ maxQueueSize: this.maxQueueSize, maxQueueBytes: this.maxQueueBytes }, 'span queue full; spans are dropped and counted (logged once)');
+  }
+
+  private exportFailed(spans: number, error: string | undefined): void {
+    if (this.loggedExportFailed) return;
+    this.loggedExportFailed = true;
+    this.logger.warn({ endpoint: this.endpoint, spans, error }, 'span export failed; traffic is unaffected, spans are dropped and counted (logged once)');
+  }
+
+  private schedule(): void {
+    if (this.pending.length >= POST_BATCH) {
       this.immediate ??= setImmediate(() => {
         this.immediate = undefined;
-        this.startExport();
+        this.post();
       });
       return;
     }
     if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.startExport();
-      }, this.delayMs);
+        this.post();
+      }, this.postIntervalMs);
       this.timer.unref();
     }
   }
@@ -316,102 +348,31 @@ export class SpanEmitter {
     this.immediate = undefined;
   }
 
-  private startExport(): void {
-    if (this.inFlight || this.queue.length === this.head) return;
+  private post(): void {
     this.clearSchedule();
-    const batch: string[] = [];
+    if (this.pending.length === 0 || !this.worker) return;
+    const spans = this.pending;
+    this.pending = [];
     let bytes = 0;
-    while (this.head < this.queue.length && batch.length < this.maxBatchSize) {
-      const next = this.queue[this.head]!;
-      if (batch.length > 0 && bytes + next.length > this.maxBatchBytes) break;
-      batch.push(next);
-      bytes += next.length;
-      this.head++;
-    }
-    this.queuedBytes -= bytes;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 4096) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    const body = `${this.prefix}${batch.join(',')}]}]}]}`;
-    this.inFlight = this.exportWithRetries(body, batch.length).finally(() => {
-      this.inFlight = undefined;
-      if (!this.closed && this.queue.length > this.head) this.schedule(this.queue.length - this.head);
-    });
-  }
-
-  private async exportWithRetries(body: string, count: number): Promise<void> {
-    let outcome: ExportOutcome = { ok: false, rejected: 0 };
-    for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-      outcome = await this.post(body);
-      if (outcome.ok || outcome.retryAfterMs === undefined || attempt === MAX_RETRIES || this.stopped) break;
-      await new Promise((r) => setTimeout(r, outcome.retryAfterMs).unref());
-    }
-    if (outcome.ok) {
-      this.exported += count - outcome.rejected;
-      if (outcome.rejected > 0) this.failed(outcome.rejected, `the daemon rejected ${outcome.rejected} spans: ${outcome.error ?? ''}`);
-    } else {
-      this.failed(count, outcome.error);
+    for (const s of spans) bytes += s.bytes;
+    this.inTransit.push([spans.length, bytes]);
+    if (!this.send({ type: 'spans', spans })) {
+      // Never posted: the worker will not count this batch, so it is lost here.
+      this.inTransit.pop();
+      this.queuedSpans -= spans.length;
+      this.queuedBytes -= bytes;
+      this.lostHere += spans.length;
+      this.exportFailed(spans.length, 'spans could not be passed to the export worker');
     }
   }
 
-  private failed(count: number, error: string | undefined): void {
-    this.droppedExportFailed += count;
-    if (this.loggedExportFailed) return;
-    this.loggedExportFailed = true;
-    this.logger.warn({ endpoint: this.url.toString(), spans: count, error }, 'span export failed; traffic is unaffected, spans are dropped and counted (logged once)');
-  }
-
-  private post(body: string): Promise<ExportOutcome> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (o: ExportOutcome) => {
-        if (settled) return;
-        settled = true;
-        resolve(o);
-      };
-      const send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(this.url, { method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': String(Buffer.byteLength(body)) } }, (res: IncomingMessage) => {
-        const pieces: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size <= MAX_RESPONSE_BYTES) pieces.push(d);
-        });
-        res.on('error', (err) => settle({ ok: false, rejected: 0, error: err.message }));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const text = Buffer.concat(pieces).toString('utf8');
-          if (status >= 200 && status < 300) settle({ ok: true, ...partialSuccess(text) });
-          else if (RETRYABLE_STATUS.has(status)) settle({ ok: false, rejected: 0, retryAfterMs: retryDelayMs(res.headers['retry-after']), error: `HTTP ${status}` });
-          else settle({ ok: false, rejected: 0, error: `HTTP ${status}: ${text.slice(0, 200)}` });
-        });
-      });
-      req.setTimeout(this.timeoutMs, () => {
-        req.destroy(new Error(`no answer within ${this.timeoutMs} ms`));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        // A kept-alive socket the daemon closed just as this request went out: resend at once.
-        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-        settle({ ok: false, rejected: 0, error: err.message, ...(stale ? { retryAfterMs: 0 } : {}) });
-      });
-      req.end(body);
-    });
-  }
-}
-
-/** OTLP partial success: `{"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}` (absent when all were accepted). */
-function partialSuccess(text: string): { rejected: number; error?: string } {
-  if (!text.includes('rejected')) return { rejected: 0 };
-  try {
-    const p = (JSON.parse(text) as { partialSuccess?: { rejectedSpans?: unknown; errorMessage?: unknown } }).partialSuccess;
-    const rejected = Number(p?.rejectedSpans ?? 0);
-    const error = typeof p?.errorMessage === 'string' ? p.errorMessage.slice(0, 200) : undefined;
-    return Number.isSafeInteger(rejected) && rejected > 0 ? { rejected, ...(error ? { error } : {}) } : { rejected: 0 };
-  } catch {
-    return { rejected: 0 };
+  private send(m: ToExportWorker): boolean {
+    try {
+      this.worker?.postMessage(m);
+      return this.worker !== undefined;
+    } catch (err) {
+      this.logger.debug({ error: (err as Error).message }, 'message to the span export worker failed');
+      return false;
+    }
   }
 }
