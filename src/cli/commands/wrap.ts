@@ -41,7 +41,8 @@ export function registerWrapCommand(program: Command): void {
         return;
       }
       const envEndpoint = process.env[TAP_ENDPOINT_ENV];
-      // Loaded on use: the OpenTelemetry SDK costs every other command ~200 ms of start-up otherwise.
+      // Loaded on use: other commands need none of the tap. The OpenTelemetry SDK itself is loaded only by
+      // the tap's span export worker thread (src/tap/export-worker.ts), never on this thread.
       const { runWrap } = await import('../../tap/stdio/wrap.js');
       process.exitCode = await runWrap({
         command: cmd,
