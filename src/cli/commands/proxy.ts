@@ -68,7 +68,8 @@ export function registerProxyCommand(program: Command): void {
       }
       const logger = tapLogger(opts.logLevel);
       const envEndpoint = process.env[TAP_ENDPOINT_ENV];
-      // Loaded on use: the OpenTelemetry SDK costs every other command ~200 ms of start-up otherwise.
+      // Loaded on use: other commands need none of the tap. The OpenTelemetry SDK itself is loaded only by
+      // the tap's span export worker thread (src/tap/export-worker.ts), never on this thread.
       const { McpProxy } = await import('../../tap/http/proxy.js');
       const proxy = new McpProxy({
         upstream: opts.upstream,
