@@ -2,9 +2,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, diag, trace, type Attributes, type Context, type DiagLogger } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   AlwaysOnSampler,
-  BasicTracerProvider,
   BatchSpanProcessor,
   type IdGenerator,
   type ReadableSpan,
@@ -15,9 +15,11 @@ import {
 import type { TapSpan } from './span-emitter.js';
 
 /**
- * The taps' span exporter thread. It owns the OpenTelemetry SDK: a private `BasicTracerProvider` (never a
- * global one; its environment has no `OTEL_*` variables, so settings meant for the wrapped server do not
- * apply) with a bounded `BatchSpanProcessor` and the OTLP/HTTP `OTLPTraceExporter`, sending to the daemon.
+ * The taps' span exporter thread. It owns the OpenTelemetry SDK: a `NodeSDK` (@opentelemetry/sdk-node) whose
+ * tracer provider is global only within this thread (its environment has no `OTEL_*` variables, so
+ * settings meant for the wrapped server do not apply, and resource detection is off, so the tap's own
+ * process never stands in for the server's), with a bounded `BatchSpanProcessor` and the OTLP/HTTP
+ * `OTLPTraceExporter`, sending to the daemon.
  *
  * Why a thread: on the relay thread the SDK's batch serialisation (~5 ms per 512 spans, inside the
  * `span.end()` that filled the batch) and the garbage of its span objects were the tap's whole latency
@@ -237,13 +239,16 @@ function main(): void {
     post({ type: 'queue_full' });
   });
   const ids = new PresetIdGenerator();
-  const provider = new BasicTracerProvider({
+  const sdk = new NodeSDK({
     resource: resourceFromAttributes(config.resource),
+    autoDetectResources: false,
+    instrumentations: [],
     sampler: new AlwaysOnSampler(),
     idGenerator: ids,
     spanProcessors: [processor],
   });
-  const tracer = provider.getTracer('mcpwatch-tap');
+  sdk.start();
+  const tracer = trace.getTracer('mcpwatch-tap');
 
   const replay = (s: SpanRecord) => {
     let ctx: Context = ROOT_CONTEXT;
@@ -275,7 +280,7 @@ function main(): void {
       reportCounts();
     } else if (m.type === 'shutdown' && !closing) {
       closing = true;
-      void provider
+      void sdk
         .shutdown()
         .catch(() => undefined)
         .then(() => post({ type: 'closed', ...counts() }));
