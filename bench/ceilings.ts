@@ -13,6 +13,7 @@ import { normalizeSpan } from '../src/pipeline/normalize.js';
 import type { DecodedTraces } from '../src/receiver/otlp/span.js';
 import { RecentStore } from '../src/store/recent-store.js';
 import { Metrics } from '../src/telemetry/metrics.js';
+import { stampTraceIds, traceIdOffsets } from './unique-ids.js';
 
 /** The slice of the protobufjs-generated OTLP root (shipped in @opentelemetry/otlp-transformer) used here. */
 interface GeneratedOtlpRoot {
@@ -102,7 +103,12 @@ function storeWork(bodies: Body[], encoding: 'protobuf' | 'json'): Work {
   const metrics = new Metrics();
   const store = new RecentStore(storeSchema.parse({}), metrics);
   const decode = (b: Body): DecodedTraces => (encoding === 'protobuf' ? decodeProtobufTraces(b.protobuf) : decodeJsonTraces(b.json.toString('utf8')));
+  // New trace ids for every pass over a body (see unique-ids.ts); stamped in place, which is safe here
+  // because nothing holds a body between calls.
+  const offsets = new Map(bodies.map((b) => [b, traceIdOffsets(encoding, b[encoding])]));
+  let pass = 0;
   const work: Work = (b) => {
+    stampTraceIds(encoding, b[encoding], offsets.get(b)!, ++pass);
     const traces = decode(b);
     const events: McpEvent[] = [];
     for (const span of traces.spans) {

@@ -11,6 +11,7 @@
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stampTraceIds, traceIdOffsets } from './unique-ids.js';
 
 export interface LoadPlan {
   /** Full URL of `POST /v1/traces`. */
@@ -69,6 +70,7 @@ function percentiles(values: number[]): Percentiles {
 
 async function run(plan: LoadPlan): Promise<LoadResult> {
   const bodies = plan.files.map((f) => readFileSync(join(plan.dir, f)));
+  const idOffsets = bodies.map((b) => traceIdOffsets(plan.encoding, b));
   const url = new URL(plan.url);
   const agent = new Agent({ keepAlive: true, maxSockets: plan.maxSockets, maxFreeSockets: plan.maxSockets, scheduling: 'fifo' });
   const contentType = plan.encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json';
@@ -90,7 +92,9 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const wallStart = performance.now();
 
   const send = (i: number) => {
-    const body = bodies[i % bodies.length]!;
+    // A copy per send: node:http may still hold the previous send's buffer when this one is stamped.
+    const body = Buffer.from(bodies[i % bodies.length]!);
+    stampTraceIds(plan.encoding, body, idOffsets[i % bodies.length]!, i + 1);
     const due = t0 + i * intervalMs;
     const sentAt = performance.now();
     outstanding++;
