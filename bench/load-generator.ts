@@ -92,9 +92,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const wallStart = performance.now();
 
   const send = (i: number) => {
-    // A copy per send: node:http may still hold the previous send's buffer when this one is stamped.
-    const body = Buffer.from(bodies[i % bodies.length]!);
-    stampTraceIds(plan.encoding, body, idOffsets[i % bodies.length]!, i + 1);
+    const template = bodies[i % bodies.length]!;
     const due = t0 + i * intervalMs;
     const sentAt = performance.now();
     outstanding++;
@@ -124,7 +122,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
         path: url.pathname,
         method: 'POST',
         agent,
-        headers: { 'Content-Type': contentType, 'Content-Length': body.length },
+        headers: { 'Content-Type': contentType, 'Content-Length': template.length },
         timeout: plan.timeoutMs,
       },
       (res) => {
@@ -134,6 +132,12 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
       },
     );
     req.once('socket', () => {
+      // The body is copied and stamped only now: under overload most requests wait for a socket, and a
+      // copy each at send time would make this process, not the daemon, the bottleneck. A copy at all,
+      // because node:http may still hold an earlier send of the same body.
+      const body = Buffer.from(template);
+      stampTraceIds(plan.encoding, body, idOffsets[i % bodies.length]!, i + 1);
+      req.end(body);
       if (onSocket) return;
       onSocket = true;
       waitingForSocket--;
@@ -143,7 +147,6 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
       req.destroy();
     });
     req.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message, false));
-    req.end(body);
   };
 
   await new Promise<void>((resolve) => {
