@@ -170,7 +170,8 @@ export class RecentStore implements RecentStoreReader {
     let evictedSpans = 0;
     for (const decoded of batch) {
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
-      if (this.findSpan(decoded.traceId, decoded.spanId)) continue;
+      const held = this.byTrace.get(decoded.traceId);
+      if (held !== undefined && findIn(held, decoded.spanId) !== undefined) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
@@ -200,7 +201,8 @@ export class RecentStore implements RecentStoreReader {
         scope: encoded === undefined ? undefined : decoded.scope,
       };
       this.spans.push(entry);
-      pushTraceIndex(this.byTrace, entry);
+      // `held` is still current: nothing is evicted between the look-up above and here.
+      pushTraceIndex(this.byTrace, held, entry);
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
         this.evictOldestSpan();
@@ -385,9 +387,7 @@ export class RecentStore implements RecentStoreReader {
 
   private findSpan(traceId: string, spanId: string): SpanEntry | undefined {
     const held = this.byTrace.get(traceId);
-    if (held === undefined) return undefined;
-    if (held instanceof TraceSpans) return held.find(spanId);
-    return held.spanId === spanId ? held : undefined;
+    return held === undefined ? undefined : findIn(held, spanId);
   }
 
   /** The stored span of an entry; spans kept as bytes are decoded (content placeholders already in). */
@@ -631,8 +631,13 @@ class TraceSpans {
 
 const SPAN_MAP_THRESHOLD = 32;
 
-function pushTraceIndex(index: Map<string, SpanEntry | TraceSpans>, entry: SpanEntry): void {
-  const held = index.get(entry.traceId);
+function findIn(held: SpanEntry | TraceSpans, spanId: string): SpanEntry | undefined {
+  if (held instanceof TraceSpans) return held.find(spanId);
+  return held.spanId === spanId ? held : undefined;
+}
+
+/** Adds `entry` to its trace's index slot, whose current value (`index.get(entry.traceId)`) is `held`. */
+function pushTraceIndex(index: Map<string, SpanEntry | TraceSpans>, held: SpanEntry | TraceSpans | undefined, entry: SpanEntry): void {
   if (held === undefined) {
     index.set(entry.traceId, entry);
   } else if (held instanceof TraceSpans) {

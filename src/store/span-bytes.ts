@@ -243,6 +243,15 @@ function writeVarint(out: Buffer, p: number, n: number): number {
   return p;
 }
 
+/** Below this, a loop is cheaper than creating the view that `set` needs (keys, short runs). */
+const SMALL_COPY_BYTES = 64;
+
 function copyBytes(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
-  if (end > start) out.set(src.subarray(start, end), at);
+  const n = end - start;
+  if (n <= 0) return;
+  if (n < SMALL_COPY_BYTES) {
+    for (let i = 0; i < n; i++) out[at + i] = src[start + i]!;
+  } else {
+    out.set(src.subarray(start, end), at);
+  }
 }
