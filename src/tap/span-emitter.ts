@@ -7,8 +7,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ExportWorkerConfig, ExportWorkerCounts, FromExportWorker, SpanRecord, ToExportWorker } from './export-worker.js';
 
 /**
- * The taps' span output. Spans are emitted by the OpenTelemetry SDK (`@opentelemetry/sdk-trace-base`'s
- * `BatchSpanProcessor`) and exported with `@opentelemetry/exporter-trace-otlp-http`, both on a worker
+ * The taps' span output. Spans are emitted by the OpenTelemetry SDK (`@opentelemetry/sdk-node`'s `NodeSDK`
+ * with a `BatchSpanProcessor`) and exported with `@opentelemetry/exporter-trace-otlp-http`, both on a worker
  * thread (`export-worker.ts`): the relay thread records a finished span as a small plain record and posts
  * records to the worker in batches, between relay callbacks, never one message per span.
  *
