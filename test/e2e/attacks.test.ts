@@ -93,7 +93,9 @@ describe('attacks through mcpwatch wrap with a real malicious server', () => {
           process_anomaly: { allowRoot: process.geteuid?.() === 0 },
           // Starting a downstream server grows the fixture's tree by up to ~220 MB for a moment (its `mcpwatch wrap`
           // under tsx, and the server until its tap registers it as a server of its own); eating 352 MB is above.
-          dos: { process: { maxRssGrowthBytes: 256 * 1024 * 1024, growthWindowSeconds: 5 } },
+          // Samples come every 0.25 s here (20 times the default): 12 in a row is 3 s, longer than the start-up burst
+          // of a downstream server's tap (its relay and span-export threads start together, ~1.8 cores for <1 s).
+          dos: { process: { maxRssGrowthBytes: 256 * 1024 * 1024, growthWindowSeconds: 5, sustainedSamples: 12 } },
         },
       }),
       { logger: silentLogger(), metrics: new Metrics() },
