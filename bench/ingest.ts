@@ -213,6 +213,12 @@ interface PhaseResult extends PhaseSpec {
   storeItemsAtEnd: Record<string, number>;
   queueSizeAtEnd: number;
   daemonStatuses: Record<string, number>;
+  /**
+   * Every answer the daemon sent in the phase, by status (each phase runs on a fresh daemon), to set against
+   * what the load generator saw: an answer the daemon sent that the generator counts as a timeout arrived late
+   * or was not read in time by a generator short of CPU.
+   */
+  daemonAnswersWholeRun: Record<string, number>;
   load: LoadResult;
 }
 
@@ -319,6 +325,7 @@ async function runPhase(spec: PhaseSpec, daemon: RunningDaemon, bodyDir: string,
     storeItemsAtEnd: storeItems,
     queueSizeAtEnd: sum(final, 'mcpwatch_queue_size', { queue: 'spans' }),
     daemonStatuses,
+    daemonAnswersWholeRun: endStatuses,
     load,
   };
 }
@@ -375,11 +382,11 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   lines.push('| case | spans / CPU s | MB of body / CPU s |', '| --- | --- | --- |');
   for (const c of ceilings) lines.push(`| ${c.name} | ${k(c.spansPerCpuSecond)} | ${c.mbPerCpuSecond.toFixed(0)} |`);
   lines.push('', '### Daemon phases', '');
-  lines.push('| phase | offered req/s (spans/s) | sent req/s | daemon CPU | processed spans/s | spans / CPU s | RSS median / max | answers (load generator) | latency p50 / p99 from schedule |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| phase | offered req/s (spans/s) | sent req/s | daemon CPU | processed spans/s | spans / CPU s | RSS median / max | answers (load generator) | answers sent (daemon, whole phase) | latency p50 / p99 from schedule |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of phases) {
     lines.push(
-      `| ${p.name} | ${p.rate} (${k(p.rate * SPANS_PER_BODY)}) | ${p.load.achievedRate.toFixed(0)} | ${(p.daemonCpuUtilisation * 100).toFixed(0)}% (kernel ${((p.daemonSystemCpuSeconds / p.windowSeconds) * 100).toFixed(0)}%) | ${k(p.processedSpansPerSecond)} | ${k(p.spansPerCpuSecond)} | ${mib(p.rssBytes.median)} / ${mib(p.rssBytes.max)} | ${statusSummary(p.load)} | ${p.load.latencyFromScheduleMs.p50.toFixed(0)} / ${p.load.latencyFromScheduleMs.p99.toFixed(0)} ms |`,
+      `| ${p.name} | ${p.rate} (${k(p.rate * SPANS_PER_BODY)}) | ${p.load.achievedRate.toFixed(0)} | ${(p.daemonCpuUtilisation * 100).toFixed(0)}% (kernel ${((p.daemonSystemCpuSeconds / p.windowSeconds) * 100).toFixed(0)}%) | ${k(p.processedSpansPerSecond)} | ${k(p.spansPerCpuSecond)} | ${mib(p.rssBytes.median)} / ${mib(p.rssBytes.max)} | ${statusSummary(p.load)} | ${Object.entries(p.daemonAnswersWholeRun).map(([status, n]) => `${status}: ${n}`).join(', ')} | ${p.load.latencyFromScheduleMs.p50.toFixed(0)} / ${p.load.latencyFromScheduleMs.p99.toFixed(0)} ms |`,
     );
   }
   return lines.join('\n');
