@@ -164,15 +164,20 @@ export function processTreeResolver(originPid: number, source: ParentRef['source
     }
     return undefined;
   };
-  return async (atMs) => {
-    if (!CHAIN_SUPPORTED) return undefined;
+  // Once the search found no upstream tap, the answer is given at once: no promise per request.
+  let noTap = !CHAIN_SUPPORTED;
+  const lookUp = async (atMs: number): Promise<ParentRef | undefined> => {
     tapPid ??= findTap();
     const pid = await tapPid;
-    if (pid === undefined) return undefined;
+    if (pid === undefined) {
+      noTap = true;
+      return undefined;
+    }
     const calls = await queryTap(pid);
     const parent = callInFlightAt(calls ?? [], atMs);
     return parent ? { traceId: parent.traceId, spanId: parent.spanId, source } : undefined;
   };
+  return (atMs) => (noTap ? undefined : lookUp(atMs));
 }
 
 /**

@@ -11,6 +11,12 @@ export interface ParentRef {
   source: 'traceparent' | 'process_tree' | 'socket_owner';
 }
 
+/** The trace a request's span belongs to, and its parent span when there is one. */
+export interface RequestIds {
+  traceId: string;
+  parent?: ParentRef;
+}
+
 /** A request seen in one direction whose response has not been seen yet. */
 export interface InFlightRequest {
   direction: Direction;
@@ -21,8 +27,8 @@ export interface InFlightRequest {
   name: string;
   startMs: number;
   spanId: string;
-  /** Trace id and parent: known at once from `_meta.traceparent`, else after a chain look-up. */
-  ids: Promise<{ traceId: string; parent?: ParentRef }>;
+  /** Trace id and parent: known at once (from `_meta.traceparent`, or with no upstream tap), else a chain look-up's promise. */
+  ids: RequestIds | Promise<RequestIds>;
   attributes: Attributes;
 }
 

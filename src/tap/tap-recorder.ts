@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
 import { canonicalJson } from '../pipeline/normalize.js';
 import { maskSecrets } from '../pipeline/mask-secrets.js';
@@ -8,7 +8,7 @@ import { CATALOG_METHODS, encodeCatalog } from './catalog.js';
 import { ENVELOPE_WINDOW_BYTES, LARGE_MESSAGE_BYTES, readLargeMessage, type PayloadDigest } from './json-envelope.js';
 import type { LargeFrame, OversizeFrame } from './jsonrpc-framer.js';
 import { parseFrame, peekOversize, record, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc-message.js';
-import { MessageTracker, type Direction, type InFlightRequest, type ParentRef } from './message-tracker.js';
+import { MessageTracker, type Direction, type InFlightRequest, type ParentRef, type RequestIds } from './message-tracker.js';
 import { newSpanId, newTraceId, type TapSpan } from './span-emitter.js';
 
 /**
@@ -27,9 +27,10 @@ export interface SpanSink {
 
 /**
  * Finds the call of an upstream tap that a request of this server, seen at `atMs` (epoch ms), was made
- * for: a call that was in flight at that time.
+ * for: a call that was in flight at that time. `undefined` (not a promise) when it is known at once that
+ * there is none (no upstream tap), so the request's span needs no asynchronous step.
  */
-export type ParentResolver = (atMs: number) => Promise<ParentRef | undefined>;
+export type ParentResolver = (atMs: number) => Promise<ParentRef | undefined> | undefined;
 
 /** A call this server serves or served recently, as descendant taps are told (`endMs` once answered). */
 export interface ServedCall {
@@ -237,7 +238,7 @@ export class TapRecorder {
     const cutoff = nowMs() - RECENT_CALL_MS;
     const recent = this.recentCalls.slice(-RECENT_CALLS).filter((c) => c.endMs >= cutoff);
     const reqs = [...recent.map((c) => ({ req: c.req, endMs: c.endMs as number | undefined })), ...this.tracker.inFlight('client_to_server').map((req) => ({ req, endMs: undefined }))];
-    const ids = await Promise.all(reqs.map((r) => r.req.ids.catch(() => ({ traceId: newTraceId() }))));
+    const ids = await Promise.all(reqs.map((r) => Promise.resolve(r.req.ids).catch(() => ({ traceId: newTraceId() }))));
     return reqs.map(({ req, endMs }, i) => {
       const call: ServedCall = { traceId: ids[i]!.traceId, spanId: req.spanId, startMs: req.startMs, method: req.method };
       if (endMs !== undefined) call.endMs = endMs;
@@ -248,7 +249,7 @@ export class TapRecorder {
   /** Records every request still unanswered (at shutdown). */
   async close(): Promise<void> {
     const at = nowMs();
-    await Promise.all(
+    await Promise.all<void>(
       this.tracker.drain().map((r) => {
         r.attributes[MCPWATCH_TAP.unanswered] = true;
         return this.finish(r, at, undefined);
@@ -319,16 +320,19 @@ export class TapRecorder {
     }
 
     const fromMeta = parseTraceparent(meta?.[MCP_META_TRACEPARENT]);
+    // A promise only while a parent look-up is pending: each awaited promise was a microtask and garbage
+    // on the relay thread, for the common case of a tap with no upstream tap.
     let ids: InFlightRequest['ids'];
+    const lookup = !fromMeta && ctx.resolveParent && ctx.direction === 'client_to_server' ? lookUpParent(ctx.resolveParent, at) : undefined;
     if (fromMeta) {
-      ids = Promise.resolve({ traceId: fromMeta.traceId, parent: fromMeta });
-    } else if (ctx.resolveParent && ctx.direction === 'client_to_server') {
-      ids = ctx.resolveParent(at).then(
+      ids = { traceId: fromMeta.traceId, parent: fromMeta };
+    } else if (lookup) {
+      ids = lookup.then(
         (parent) => (parent ? { traceId: parent.traceId, parent } : { traceId: newTraceId() }),
         () => ({ traceId: newTraceId() }),
       );
     } else {
-      ids = Promise.resolve({ traceId: newTraceId() });
+      ids = { traceId: newTraceId() };
     }
     const req: InFlightRequest = {
       direction: ctx.direction,
@@ -434,18 +438,25 @@ export class TapRecorder {
     this.opts.sink.record(span);
   }
 
-  private async finish(req: InFlightRequest, endMs: number, error: string | undefined): Promise<void> {
+  /** Records the request's span: at once when its ids are known, else once the parent look-up settles. */
+  private finish(req: InFlightRequest, endMs: number, error: string | undefined): Promise<void> | undefined {
     if (req.direction === 'client_to_server') {
       this.recentCalls.push({ req, endMs });
       // Trimmed in steps, not per call: a copy of the list per answered call was garbage on the relay thread.
       if (this.recentCalls.length > 2 * RECENT_CALLS) this.recentCalls = this.recentCalls.slice(-RECENT_CALLS);
     }
-    let ids: Awaited<InFlightRequest['ids']>;
-    try {
-      ids = await req.ids;
-    } catch {
-      ids = { traceId: newTraceId() };
+    const ids = req.ids;
+    if (!(ids instanceof Promise)) {
+      this.recordRequest(req, ids, endMs, error);
+      return undefined;
     }
+    return ids.then(
+      (known) => this.recordRequest(req, known, endMs, error),
+      () => this.recordRequest(req, { traceId: newTraceId() }, endMs, error),
+    );
+  }
+
+  private recordRequest(req: InFlightRequest, ids: RequestIds, endMs: number, error: string | undefined): void {
     const span: TapSpan = {
       name: req.name,
       kind: req.direction === 'client_to_server' ? 'server' : 'client',
@@ -474,7 +485,7 @@ export class TapRecorder {
     if (value === undefined) return;
     const canonical = canonicalJson(value);
     a[sizeKey] = Buffer.byteLength(canonical);
-    a[fingerprintKey] = createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+    a[fingerprintKey] = sha256Hex(canonical).slice(0, 32);
     if (this.opts.captureContent && contentKey !== undefined) {
       const masked = JSON.stringify(maskSecrets(value)) ?? 'null';
       a[contentKey] = masked.length > this.maxContentChars ? masked.slice(0, this.maxContentChars) : masked;
@@ -495,6 +506,22 @@ export class TapRecorder {
     if (this.loggedOnce.has(key)) return;
     this.loggedOnce.add(key);
     this.opts.logger.warn({ frame: details }, msg);
+  }
+}
+
+/**
+ * Hex sha256 of a string. The one-shot `crypto.hash` (Node >= 20.12) skips the Hash object and two native
+ * calls: a third of the cost for the short payloads most messages carry.
+ */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** A resolver's answer; one that throws at once counts as a failed look-up, like one that rejects. */
+function lookUpParent(resolve: ParentResolver, atMs: number): Promise<ParentRef | undefined> | undefined {
+  try {
+    return resolve(atMs);
+  } catch (err) {
+    return Promise.reject(err as Error);
   }
 }
 
