@@ -67,7 +67,13 @@ export class Daemon {
       { spans: this.store.spanConsumer, events: this.events },
     );
     this.queue = new BoundedQueue<DecodedSpan>(
-      { name: 'spans', capacity: config.pipeline.queueCapacitySpans, capacityBytes: config.pipeline.queueCapacityBytes, metrics: this.metrics },
+      {
+        name: 'spans',
+        capacity: config.pipeline.queueCapacitySpans,
+        capacityBytes: config.pipeline.queueCapacityBytes,
+        passThroughWhenIdle: true,
+        metrics: this.metrics,
+      },
       normalize,
     );
     this.alerts = new AlertManager({

@@ -80,6 +80,22 @@ describe('BoundedQueue', () => {
     expect(await counter(metrics, 'mcpwatch_queue_dropped_total')).toBe(2);
   });
 
+  it('with passThroughWhenIdle, hands a batch on in the caller\'s turn and passes a refusal back', async () => {
+    const metrics = new Metrics();
+    const sink = new SinkConsumer<number>();
+    const q = new BoundedQueue({ name: 't', capacity: 10, passThroughWhenIdle: true, metrics }, sink);
+    expect(q.consume([1, 2])).toBe(true);
+    // Already there, before any drain turn could have run.
+    expect(sink.items).toEqual([1, 2]);
+    expect(q.size).toBe(0);
+    sink.refuse = true;
+    expect(q.consume([3])).toBe(false);
+    expect(await counter(metrics, 'mcpwatch_queue_accepted_total')).toBe(2);
+    expect(await counter(metrics, 'mcpwatch_queue_refused_total')).toBe(1);
+    await q.close(100);
+    expect(q.consume([4])).toBe(false);
+  });
+
   it('drops what is left when the drain deadline passes', async () => {
     const metrics = new Metrics();
     const slow = { consume: () => { const end = Date.now() + 30; while (Date.now() < end); return true; } };
