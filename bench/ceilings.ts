@@ -94,6 +94,18 @@ function normalizeAll(traces: DecodedTraces, captureContent: boolean): number {
   return events;
 }
 
+/** The daemon's pipeline after decoding, without its queue: normalize every span, then store spans and events. */
+export function normalizeAndStore(store: RecentStore, traces: DecodedTraces): number {
+  const events: McpEvent[] = [];
+  for (const span of traces.spans) {
+    const event = normalizeSpan(span, { captureContent: false });
+    if (event) events.push(event);
+  }
+  store.addSpans(traces.spans);
+  store.addEvents(events);
+  return events.length;
+}
+
 /**
  * decode + normalize + the recent store with its default limits, filled first so every measured span
  * also evicts one (the daemon's steady state). The gap between this and decode + normalize is the store's
@@ -109,15 +121,7 @@ function storeWork(bodies: Body[], encoding: 'protobuf' | 'json'): Work {
   let pass = 0;
   const work: Work = (b) => {
     stampTraceIds(encoding, b[encoding], offsets.get(b)!, ++pass);
-    const traces = decode(b);
-    const events: McpEvent[] = [];
-    for (const span of traces.spans) {
-      const event = normalizeSpan(span, { captureContent: false });
-      if (event) events.push(event);
-    }
-    store.addSpans(traces.spans);
-    store.addEvents(events);
-    return events.length;
+    return normalizeAndStore(store, decode(b));
   };
   const limits = storeSchema.parse({});
   for (let i = 0; store.stats().spans < limits.maxSpans && store.stats().evictedSpans === 0; i++) work(bodies[i % bodies.length]!);

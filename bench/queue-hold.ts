@@ -8,13 +8,12 @@
  *   node --import tsx bench/queue-hold.ts [depth ...]     (default: 0 150 0 150)
  */
 import { storeSchema } from '../src/config/schema.js';
-import type { McpEvent } from '../src/pipeline/events.js';
-import { normalizeSpan } from '../src/pipeline/normalize.js';
 import { decodeProtobufTraces } from '../src/receiver/otlp/decode-protobuf.js';
 import type { DecodedTraces } from '../src/receiver/otlp/span.js';
 import { RecentStore } from '../src/store/recent-store.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { makeMcpSpans, toProtobuf } from '../test/helpers/mcp-spans.js';
+import { normalizeAndStore } from './ceilings.js';
 import { stampTraceIds, traceIdOffsets } from './unique-ids.js';
 
 const bodies = Array.from({ length: 50 }, (_, i) => Buffer.from(toProtobuf(makeMcpSpans({ count: 100, seed: 1000 + i, argBytes: [100, 10_000] }))));
@@ -30,16 +29,7 @@ function measure(depth: number): number[] {
     const body = Buffer.from(bodies[k % bodies.length]!);
     stampTraceIds('protobuf', body, offsets[k % bodies.length]!, ++pass);
     waiting.push(decodeProtobufTraces(body));
-    while (waiting.length > depth) {
-      const traces = waiting.shift()!;
-      const events: McpEvent[] = [];
-      for (const span of traces.spans) {
-        const event = normalizeSpan(span, { captureContent: false });
-        if (event) events.push(event);
-      }
-      store.addSpans(traces.spans);
-      store.addEvents(events);
-    }
+    while (waiting.length > depth) normalizeAndStore(store, waiting.shift()!);
   };
   // Fill the store first, so every measured span also evicts one.
   for (let k = 0; k < 3000; k++) step(k);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { McpTrafficEvent } from '../pipeline/events.js';
+import { sha256Hex as fullSha256Hex } from '../pipeline/sha256.js';
 
 /**
  * Tool, prompt and resource catalogs as detectors see them. A catalog reaches an event two ways:
@@ -136,7 +136,7 @@ export function canonicalJson(value: unknown, depth = 0): string {
 }
 
 export function sha256Hex(text: string, length = 32): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
+  return fullSha256Hex(text).slice(0, length);
 }
 
 /** Every string a model reads from a tool definition: description, title, parameter descriptions, enums. */

@@ -1,7 +1,7 @@
-import * as crypto from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
 import { canonicalJson } from '../pipeline/normalize.js';
 import { maskSecrets } from '../pipeline/mask-secrets.js';
+import { sha256Hex } from '../pipeline/sha256.js';
 import { MCPWATCH, MCPWATCH_EXTRA, MCPWATCH_TAP, MCP_META, MCP_META_TRACEPARENT, OTEL, OTEL_VALUES } from '../semconv/attributes.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CATALOG_METHODS, encodeCatalog } from './catalog.js';
@@ -508,13 +508,6 @@ export class TapRecorder {
     this.opts.logger.warn({ frame: details }, msg);
   }
 }
-
-/**
- * Hex sha256 of a string. The one-shot `crypto.hash` (Node >= 20.12) skips the Hash object and two native
- * calls: a third of the cost for the short payloads most messages carry.
- */
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** A resolver's answer; one that throws at once counts as a failed look-up, like one that rejects. */
 function lookUpParent(resolve: ParentResolver, atMs: number): Promise<ParentRef | undefined> | undefined {
