@@ -27,10 +27,12 @@ export const otlpReceiverSchema = z
     endpoint: hostPort.default('127.0.0.1:4318'),
     /** Largest request body accepted, counted after decompression (413 beyond). */
     maxRequestBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
-    /** Requests read or decoded at once; beyond this new requests get 429 before their body is read. */
+    /** Requests taken on at once, from their headers until their answer; beyond this new requests get 429 before their body is read. */
     maxInflightRequests: z.number().int().positive().default(64),
-    /** Sum of declared body sizes being handled at once; beyond it 429 before the body is read. */
+    /** Sum of the body sizes of the requests in flight (declared, or as read when larger); beyond it 429 before the body is read. */
     maxInflightBytes: z.number().int().positive().default(128 * 1024 * 1024),
+    /** Longest the receiver decodes and hands on accepted requests in one event-loop turn (at least one request) before it yields, so that under load connections are still accepted (one per turn) and refusals answered. */
+    processingSliceMilliseconds: z.number().positive().max(1000).default(2),
     /** `Retry-After` seconds sent with 429 and 503. */
     retryAfterSeconds: z.number().int().positive().default(2),
     /** Time allowed to receive a whole request body before the connection is dropped. */

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SinkConsumer, type Consumer } from '../../src/component/component.js';
@@ -238,5 +239,94 @@ describe('OtlpHttpReceiver: refusals per the OTLP/HTTP spec', () => {
     );
     await expect(second.start({ logger: silentLogger(), metrics: new Metrics() })).rejects.toThrow(`receivers.otlp.endpoint 127.0.0.1:${port} is already in use`);
     await second.shutdown();
+  });
+});
+
+describe('OtlpHttpReceiver: overload', () => {
+  /** A pipeline that costs `ms` of CPU per batch, synchronously, as decode + normalize + store do. */
+  const slowPipeline = (ms: number) => {
+    const sink = { batches: 0, spans: 0 };
+    const consumer: Consumer<DecodedSpan> = {
+      consume: (batch) => {
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+        sink.batches += 1;
+        sink.spans += batch.length;
+        return true;
+      },
+    };
+    return { sink, consumer };
+  };
+
+  /** Opens `n` connections and waits until the receiver has accepted them (libuv accepts one per loop turn). */
+  const connect = async (port: number, n: number) => {
+    const sockets = await Promise.all(
+      Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
+        const s = createConnection({ host: '127.0.0.1', port }, () => resolve(s));
+        s.once('error', reject);
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    return sockets;
+  };
+
+  /** Posts `body` on an already open connection; resolves with the answer and how long it took from the send. */
+  const postOn = (socket: Socket, body: Uint8Array) =>
+    new Promise<{ status: number; retryAfter: string | undefined; ms: number }>((resolve, reject) => {
+      const sent = performance.now();
+      const req = httpRequest(
+        { createConnection: () => socket, method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/x-protobuf', 'content-length': body.byteLength } },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], ms: performance.now() - sent }));
+        },
+      );
+      req.once('error', reject);
+      req.end(body);
+    });
+
+  it('refuses with 429 and Retry-After at once when more requests arrive together than the budget, and answers every one', async () => {
+    const { sink, consumer } = slowPipeline(30);
+    const { port, metrics } = await startReceiver({ maxInflightRequests: 4 }, consumer);
+    const sockets = await connect(port, 32);
+    try {
+      // All 32 arrive in one event-loop turn. Taken one after the other in that turn, the last would wait
+      // 32 x 30 ms for its answer, and none would be refused: the wait would sit unseen in the socket buffers.
+      const answers = await Promise.all(sockets.map((s) => postOn(s, PROTO)));
+      const ok = answers.filter((a) => a.status === 200);
+      const refused = answers.filter((a) => a.status === 429);
+      expect(ok.length + refused.length).toBe(32);
+      expect(ok.length).toBeGreaterThan(0);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const a of refused) expect(a.retryAfter).toBe('2');
+      // Refusals go out before the accepted work is done, not after it, and long before any client timeout.
+      const lastOk = Math.max(...ok.map((a) => a.ms));
+      for (const a of refused) {
+        expect(a.ms).toBeLessThan(lastOk);
+        expect(a.ms).toBeLessThan(1000);
+      }
+      // Nothing taken silently: every 200 is a batch the pipeline got, every refusal is counted.
+      expect(sink.batches).toBe(ok.length);
+      expect(sink.spans).toBe(ok.length * 20);
+      expect(await metricSum(metrics, 'mcpwatch_receiver_requests_total', { status: '200' })).toBe(ok.length);
+      expect(await metricSum(metrics, 'mcpwatch_receiver_requests_total', { status: '429' })).toBe(refused.length);
+      expect(await metricSum(metrics, 'mcpwatch_receiver_accepted_spans_total')).toBe(ok.length * 20);
+      expect(await metricSum(metrics, 'mcpwatch_receiver_inflight_requests')).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
+  it('takes every request that fits the budget, however slow the pipeline', async () => {
+    const { sink, consumer } = slowPipeline(10);
+    const { port } = await startReceiver({ maxInflightRequests: 16 }, consumer);
+    const sockets = await connect(port, 16);
+    try {
+      const answers = await Promise.all(sockets.map((s) => postOn(s, PROTO)));
+      expect(answers.map((a) => a.status)).toEqual(Array(16).fill(200));
+      expect(sink.batches).toBe(16);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 });

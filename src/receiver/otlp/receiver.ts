@@ -5,6 +5,7 @@ import { PipelineError } from '../../component/errors.js';
 import { bearerTokenMatches } from '../../api/auth.js';
 import { parseEndpoint } from '../../config/endpoint.js';
 import type { OtlpReceiverConfig } from '../../config/schema.js';
+import { TimeSlicedRunner } from '../../component/time-sliced-runner.js';
 import { LogOnce } from '../../telemetry/logger.js';
 import { decodeJsonTraces } from './decode-json.js';
 import { decodeProtobufTraces } from './decode-protobuf.js';
@@ -44,9 +45,15 @@ const RPC_CODE: Record<number, number> = {
 /**
  * OTLP/HTTP trace receiver (`POST /v1/traces`, protobuf and JSON, optional gzip).
  *
- * Load is refused before a body is read: past `maxInflightRequests` or `maxInflightBytes` (declared
- * sizes) the answer is 429, and while the pipeline queue is full or the daemon is closing it is 503; both
- * carry `Retry-After`, so a well-behaved exporter backs off instead of losing data.
+ * Load is refused before a body is read: past `maxInflightRequests` or `maxInflightBytes` the answer is
+ * 429, and while the pipeline queue is full or the daemon is closing it is 503; both carry `Retry-After`, so
+ * a well-behaved exporter backs off instead of losing data.
+ *
+ * A request is in flight from its headers until its answer. Bodies are read as they arrive, but decoding
+ * and handing spans on run in slices of `processingSliceMilliseconds` per event-loop turn (see
+ * `TimeSlicedRunner`), so that under overload the accepted requests wait here, where the budget counts them
+ * and refuses the rest at once, rather than unseen in socket buffers and the accept queue while one long
+ * turn decodes everything that arrived (measured in BENCHMARKS.md, "Ingest", overload).
  */
 export class OtlpHttpReceiver implements Component {
   private server?: Server;
@@ -57,6 +64,7 @@ export class OtlpHttpReceiver implements Component {
   private readonly logOnce = new LogOnce();
   private shutdownPromise?: Promise<void>;
   private readonly token: string | undefined;
+  private readonly slices: TimeSlicedRunner;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -64,6 +72,7 @@ export class OtlpHttpReceiver implements Component {
     private readonly next: Consumer<DecodedSpan>,
   ) {
     this.token = config.auth.bearerToken;
+    this.slices = new TimeSlicedRunner(config.processingSliceMilliseconds);
   }
 
   /** True once the port is bound and requests are answered. */
@@ -141,6 +150,7 @@ export class OtlpHttpReceiver implements Component {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     let responseEncoding: Encoding = 'json';
+    let admitted = false;
     let counted = 0;
     try {
       const url = req.url ?? '/';
@@ -176,24 +186,25 @@ export class OtlpHttpReceiver implements Component {
         throw new PipelineError('MCPW_ERR_PIPELINE_FULL', 'the processing queue is full; retry after the Retry-After delay');
       }
 
+      // In flight from here until the answer: a request whose body has arrived but waits for its slice is
+      // still work we have taken on, and the budget is what keeps that wait short.
+      admitted = true;
       counted = declared;
-      this.inflightRequests += 1;
-      this.inflightBytes += declared;
-      this.settings.metrics.receiverInflightRequests.set({ receiver: 'otlp' }, this.inflightRequests);
-      let traces: DecodedTraces;
-      let bodyBytes: number;
-      try {
-        const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes);
-        bodyBytes = body.length;
-        this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, bodyBytes);
-        traces = decode(encoding, body);
-      } finally {
-        this.inflightRequests -= 1;
-        this.inflightBytes -= counted;
-        this.settings.metrics.receiverInflightRequests.set({ receiver: 'otlp' }, this.inflightRequests);
+      this.track(1, declared);
+      const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes);
+      const bodyBytes = body.length;
+      this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, bodyBytes);
+      // Chunked or gzip bodies hold more than they declared; later admissions see what is really held.
+      if (bodyBytes > counted) {
+        this.track(0, bodyBytes - counted);
+        counted = bodyBytes;
       }
+      const { traces, taken } = await this.slices.run(() => {
+        const decoded = decode(encoding, body);
+        return { traces: decoded, taken: decoded.spans.length === 0 || this.next.consume(decoded.spans, { bytes: bodyBytes }) };
+      });
 
-      if (traces.spans.length > 0 && !this.next.consume(traces.spans, { bytes: bodyBytes })) {
+      if (!taken) {
         this.settings.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', reason: 'pipeline_full' }, traces.spans.length);
         throw new PipelineError('MCPW_ERR_PIPELINE_FULL', 'the processing queue is full; retry after the Retry-After delay');
       }
@@ -208,7 +219,16 @@ export class OtlpHttpReceiver implements Component {
       this.respond(res, 200, encoding, payload, started);
     } catch (err) {
       this.fail(req, res, responseEncoding, err, started);
+    } finally {
+      if (admitted) this.track(-1, -counted);
     }
+  }
+
+  private track(requests: number, bytes: number): void {
+    this.inflightRequests += requests;
+    this.inflightBytes += bytes;
+    this.settings.metrics.receiverInflightRequests.set({ receiver: 'otlp' }, this.inflightRequests);
+    this.settings.metrics.receiverInflightBytes.set({ receiver: 'otlp' }, this.inflightBytes);
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, encoding: Encoding, err: unknown, started: number): void {
