@@ -355,6 +355,14 @@ function statusSummary(load: LoadResult): string {
   return parts.join(', ');
 }
 
+/** What the daemon's side took per answer status: the wait for a free socket in the load generator left out. */
+function socketLatencies(load: LoadResult): string {
+  return Object.entries(load.latencyFromSocketMsByStatus)
+    .sort()
+    .map(([status, l]) => `${status}: ${l.p50.toFixed(0)} / ${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms`)
+    .join('; ');
+}
+
 function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   const lines: string[] = [];
   const byName = (enc: 'protobuf' | 'json', prefix: string) => ceilings.find((c) => c.encoding === enc && c.name.startsWith(prefix));
@@ -382,11 +390,11 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   lines.push('| case | spans / CPU s | MB of body / CPU s |', '| --- | --- | --- |');
   for (const c of ceilings) lines.push(`| ${c.name} | ${k(c.spansPerCpuSecond)} | ${c.mbPerCpuSecond.toFixed(0)} |`);
   lines.push('', '### Daemon phases', '');
-  lines.push('| phase | offered req/s (spans/s) | sent req/s | daemon CPU | processed spans/s | spans / CPU s | RSS median / max | answers (load generator) | answers sent (daemon, whole phase) | latency p50 / p99 from schedule |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| phase | offered req/s (spans/s) | sent req/s | daemon CPU | processed spans/s | spans / CPU s | RSS median / max | answers (load generator) | answers sent (daemon, whole phase) | latency p50 / p99 from schedule | latency p50 / p99 / max from socket, by status |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of phases) {
     lines.push(
-      `| ${p.name} | ${p.rate} (${k(p.rate * SPANS_PER_BODY)}) | ${p.load.achievedRate.toFixed(0)} | ${(p.daemonCpuUtilisation * 100).toFixed(0)}% (kernel ${((p.daemonSystemCpuSeconds / p.windowSeconds) * 100).toFixed(0)}%) | ${k(p.processedSpansPerSecond)} | ${k(p.spansPerCpuSecond)} | ${mib(p.rssBytes.median)} / ${mib(p.rssBytes.max)} | ${statusSummary(p.load)} | ${Object.entries(p.daemonAnswersWholeRun).map(([status, n]) => `${status}: ${n}`).join(', ')} | ${p.load.latencyFromScheduleMs.p50.toFixed(0)} / ${p.load.latencyFromScheduleMs.p99.toFixed(0)} ms |`,
+      `| ${p.name} | ${p.rate} (${k(p.rate * SPANS_PER_BODY)}) | ${p.load.achievedRate.toFixed(0)} | ${(p.daemonCpuUtilisation * 100).toFixed(0)}% (kernel ${((p.daemonSystemCpuSeconds / p.windowSeconds) * 100).toFixed(0)}%) | ${k(p.processedSpansPerSecond)} | ${k(p.spansPerCpuSecond)} | ${mib(p.rssBytes.median)} / ${mib(p.rssBytes.max)} | ${statusSummary(p.load)} | ${Object.entries(p.daemonAnswersWholeRun).map(([status, n]) => `${status}: ${n}`).join(', ')} | ${p.load.latencyFromScheduleMs.p50.toFixed(0)} / ${p.load.latencyFromScheduleMs.p99.toFixed(0)} ms | ${socketLatencies(p.load)} |`,
     );
   }
   return lines.join('\n');

@@ -49,6 +49,12 @@ export interface LoadResult {
   /** Latency of answered requests, ms: from the scheduled time, and from the send call. */
   latencyFromScheduleMs: Percentiles;
   latencyFromSendMs: Percentiles;
+  /**
+   * Latency by HTTP status, ms, from the moment the request got its socket (and wrote its body) to the answer:
+   * what the daemon's side took (a new connection's wait in the accept queue included), without the wait for
+   * a free socket in this process.
+   */
+  latencyFromSocketMsByStatus: Record<string, Percentiles>;
   /** CPU seconds this load generator used (it shares the machine with the daemon). */
   cpuSeconds: number;
   wallSeconds: number;
@@ -78,6 +84,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const errors: Record<string, number> = {};
   const fromSchedule: number[] = [];
   const fromSend: number[] = [];
+  const fromSocket: Record<string, number[]> = {};
   const total = Math.floor(plan.rate * plan.durationSeconds);
   const intervalMs = 1000 / plan.rate;
   let sent = 0;
@@ -99,6 +106,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
     waitingForSocket++;
     let done = false;
     let onSocket = false;
+    let socketAt = NaN;
     const finish = (key: string, isStatus: boolean) => {
       if (done) return;
       done = true;
@@ -113,6 +121,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
         const now = performance.now();
         fromSchedule.push(now - due);
         fromSend.push(now - sentAt);
+        (fromSocket[key] ??= []).push(now - socketAt);
       }
     };
     const req = request(
@@ -132,6 +141,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
       },
     );
     req.once('socket', () => {
+      socketAt = performance.now();
       // The body is copied and stamped only now: under overload most requests wait for a socket, and a
       // copy each at send time would make this process, not the daemon, the bottleneck. A copy at all,
       // because node:http may still hold an earlier send of the same body.
@@ -181,6 +191,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
     achievedRate: sent / ((lastSendAt - wallStart) / 1000),
     latencyFromScheduleMs: percentiles(fromSchedule),
     latencyFromSendMs: percentiles(fromSend),
+    latencyFromSocketMsByStatus: Object.fromEntries(Object.entries(fromSocket).map(([status, v]) => [status, percentiles(v)])),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     wallSeconds: (performance.now() - wallStart) / 1000,
   };
