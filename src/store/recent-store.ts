@@ -3,12 +3,13 @@ import type { StoreConfig } from '../config/schema.js';
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { maskSecrets, maskSecretsInString } from '../pipeline/mask-secrets.js';
 import { decodeSpanMessage } from '../receiver/otlp/decode-protobuf.js';
-import type { AttributeValue, Attributes, DecodedSpan, InstrumentationScope } from '../receiver/otlp/span.js';
+import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
 import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
 import { Deque } from './deque.js';
-import { SpanSlabs, contentKeys, type StoredSpanBytes } from './span-bytes.js';
+import { SpanRing } from './span-ring.js';
+import { SpanSlabs, contentKeys } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
 
 /** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
@@ -42,6 +43,9 @@ const SPAN_OVERHEAD_BYTES = 600;
 /** The same for a span kept as its protobuf bytes: the entry, its index slots and map entries. */
 const SPAN_BYTES_OVERHEAD_BYTES = 240;
 
+/** Positions `attributeSpan` tries after its cursor before it looks the span up by trace. */
+const ATTRIBUTION_PROBES = 4;
+
 /** Spans whose event arrived before them (the pipeline may hand on events first); oldest forgotten first. */
 const MAX_PENDING_ATTRIBUTIONS = 10_000;
 
@@ -69,23 +73,6 @@ interface EventEntry {
   serverName: string;
   method: string | undefined;
   tool: string | undefined;
-}
-
-/**
- * A stored span: decoded (`span`, for spans that arrived as JSON or when content is captured) or as its
- * protobuf message (`encoded`, decoded again when its trace is read; see span-bytes.ts).
- */
-interface SpanEntry {
-  seq: number;
-  bytes: number;
-  traceId: string;
-  spanId: string;
-  /** Server name the span was attributed to (copied into `span` when there is one). */
-  server: string | undefined;
-  span: StoredSpan | undefined;
-  encoded: StoredSpanBytes | undefined;
-  resource: Attributes | undefined;
-  scope: InstrumentationScope | undefined;
 }
 
 interface ServerState {
@@ -135,9 +122,10 @@ export class RecentStore implements RecentStoreReader {
   private readonly byTool = new Map<string, Deque<EventEntry>>();
   private readonly byKind = new Map<EventKind, Deque<EventEntry>>();
 
-  private readonly spans = new Deque<SpanEntry>(1024);
-  /** One entry directly, or a `TraceSpans` once a trace has more than one span (most traces hold few). */
-  private readonly byTrace = new Map<string, SpanEntry | TraceSpans>();
+  /** Spans, oldest first, in columns (see span-ring.ts), indexed by trace. */
+  private readonly spans: SpanRing;
+  /** Where `attributeSpan` looks first: after the span it matched last. */
+  private attributionCursor = 0;
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
@@ -161,6 +149,7 @@ export class RecentStore implements RecentStoreReader {
     this.maxNamesPerServer = opts.maxNamesPerServer ?? 200;
     this.maxNamesTotal = opts.maxNamesTotal ?? 100_000;
     this.maxNameLength = opts.maxNameLength ?? 128;
+    this.spans = new SpanRing(config.maxSpans);
     this.updateGauges();
   }
 
@@ -168,10 +157,11 @@ export class RecentStore implements RecentStoreReader {
   addSpans(batch: readonly DecodedSpan[]): void {
     let evictedEvents = 0;
     let evictedSpans = 0;
+    this.attributionCursor = this.spans.tail;
     for (const decoded of batch) {
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
-      const held = this.byTrace.get(decoded.traceId);
-      if (held !== undefined && findIn(held, decoded.spanId) !== undefined) continue;
+      const held = this.spans.lookup(decoded.traceId);
+      if (this.spans.findIn(held, decoded.spanId) >= 0) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
@@ -189,20 +179,13 @@ export class RecentStore implements RecentStoreReader {
           this.pendingServer.delete(key);
         }
       }
-      const entry: SpanEntry = {
-        seq: this.seq++,
-        bytes,
-        traceId: decoded.traceId,
-        spanId: decoded.spanId,
-        server,
-        span,
-        encoded,
-        resource: encoded === undefined ? undefined : decoded.resource,
-        scope: encoded === undefined ? undefined : decoded.scope,
-      };
-      this.spans.push(entry);
-      // `held` is still current: nothing is evicted between the look-up above and here.
-      pushTraceIndex(this.byTrace, held, entry);
+      this.spans.push(
+        encoded === undefined
+          ? { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, decoded: span }
+          : { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, bytes: encoded, resource: decoded.resource, scope: decoded.scope },
+        // `held` is still current: nothing is added or evicted between the look-up above and here.
+        held,
+      );
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
         this.evictOldestSpan();
@@ -299,12 +282,13 @@ export class RecentStore implements RecentStoreReader {
   /** The spans of a trace as a tree; spans whose parent is not held become roots. */
   getTrace(traceId: string): { traceId: string; spanCount: number; roots: TraceNode[] } | undefined {
     const id = traceId.toLowerCase();
-    const indexed = this.byTrace.get(id);
-    if (!indexed) return undefined;
+    const positions = this.spans.positionsOf(id);
+    if (positions.length === 0) return undefined;
 
     const nodes = new Map<string, TraceNode>();
-    for (const entry of indexed instanceof TraceSpans ? indexed.entries : [indexed]) {
-      const span = this.spanOf(entry);
+    // Oldest first, so a span id held twice (never, as duplicates are dropped) resolves as before.
+    for (let i = positions.length - 1; i >= 0; i--) {
+      const span = this.spanAt(positions[i]!);
       if (span) nodes.set(span.spanId, { span, children: [] });
     }
     if (nodes.size === 0) return undefined;
@@ -385,20 +369,16 @@ export class RecentStore implements RecentStoreReader {
     };
   }
 
-  private findSpan(traceId: string, spanId: string): SpanEntry | undefined {
-    const held = this.byTrace.get(traceId);
-    return held === undefined ? undefined : findIn(held, spanId);
-  }
-
-  /** The stored span of an entry; spans kept as bytes are decoded (content placeholders already in). */
-  private spanOf(entry: SpanEntry): StoredSpan | undefined {
-    if (entry.span) return entry.span;
-    const { encoded, resource, scope } = entry;
-    if (!encoded || !resource || !scope) return undefined;
-    const decoded = decodeSpanMessage(encoded.slab.subarray(encoded.offset, encoded.offset + encoded.length), resource, scope);
+  /** The span at a live ring position; spans kept as bytes are decoded (content placeholders already in). */
+  private spanAt(position: number): StoredSpan | undefined {
+    const held = this.spans.read(position);
+    if (held.decoded) return held.decoded;
+    const { message, resource, scope } = held;
+    if (!message || !resource || !scope) return undefined;
+    const decoded = decodeSpanMessage(message, resource, scope);
     if (!decoded) return undefined;
     const span = this.toStoredSpan(decoded);
-    if (entry.server !== undefined) span.server = entry.server;
+    if (held.server !== undefined) span.server = held.server;
     return span;
   }
 
@@ -425,10 +405,20 @@ export class RecentStore implements RecentStoreReader {
 
   private attributeSpan(event: McpEvent): void {
     if (event.traceId === undefined || event.spanId === undefined) return;
-    const entry = this.findSpan(event.traceId, event.spanId);
-    if (entry) {
-      entry.server = event.server.name;
-      if (entry.span) entry.span.server = entry.server;
+    // Events come in the order of the spans they were made from, just after them, and most spans are
+    // MCP traffic: trying the next few positions after the last match finds the span without a look-up
+    // in the trace index.
+    let position = -1;
+    for (let p = this.attributionCursor, end = Math.min(p + ATTRIBUTION_PROBES, this.spans.tail); p < end; p++) {
+      if (this.spans.isAt(p, event.traceId, event.spanId)) {
+        position = p;
+        break;
+      }
+    }
+    if (position < 0) position = this.spans.find(event.traceId, event.spanId);
+    if (position >= 0) {
+      this.spans.setServer(position, event.server.name);
+      this.attributionCursor = position + 1;
       return;
     }
     // The order queue may still hold keys already matched; it bounds the map all the same.
@@ -525,9 +515,9 @@ export class RecentStore implements RecentStoreReader {
     let spans = 0;
     while (this.bytes > this.config.maxBytes) {
       const e = this.events.peekOldest();
-      const s = this.spans.peekOldest();
-      if (!e && !s) break;
-      if (e && (!s || e.seq < s.seq)) {
+      const s = this.spans.oldestSeq();
+      if (!e && s === undefined) break;
+      if (e && (s === undefined || e.seq < s)) {
         this.evictOldestEvent();
         events++;
       } else {
@@ -550,10 +540,7 @@ export class RecentStore implements RecentStoreReader {
   }
 
   private evictOldestSpan(): void {
-    const entry = this.spans.shift();
-    if (!entry) return;
-    this.bytes -= entry.bytes;
-    shiftTraceIndex(this.byTrace, entry);
+    this.bytes -= this.spans.evictOldest();
   }
 
   private afterBatch(evictedEvents: number, evictedSpans: number): void {
@@ -590,75 +577,6 @@ function shiftIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
   if (!d || d.peekOldest() !== value) return;
   d.shift();
   if (d.size === 0) index.delete(key);
-}
-
-/**
- * The spans held for a trace of more than one span, oldest first. Small traces are searched by a scan;
- * from `SPAN_MAP_THRESHOLD` spans on, a span-id map keeps look-ups O(1) whatever trace a sender invents.
- * (Keying one store-wide map by trace id + span id instead cost two string concatenations and a map entry
- * per span on the ingest path.)
- */
-class TraceSpans {
-  readonly entries = new Deque<SpanEntry>(4);
-  private bySpanId: Map<string, SpanEntry> | undefined;
-
-  find(spanId: string): SpanEntry | undefined {
-    if (this.bySpanId) return this.bySpanId.get(spanId);
-    for (let i = 0; i < this.entries.size; i++) {
-      const entry = this.entries.fromNewest(i)!;
-      if (entry.spanId === spanId) return entry;
-    }
-    return undefined;
-  }
-
-  push(entry: SpanEntry): void {
-    this.entries.push(entry);
-    if (this.bySpanId) this.bySpanId.set(entry.spanId, entry);
-    else if (this.entries.size >= SPAN_MAP_THRESHOLD) this.bySpanId = new Map(Array.from(this.entries, (e) => [e.spanId, e]));
-  }
-
-  /** Removes `entry` if it is the oldest (eviction is oldest first overall, so it always is). */
-  shift(entry: SpanEntry): void {
-    if (this.entries.peekOldest() !== entry) return;
-    this.entries.shift();
-    if (this.bySpanId?.get(entry.spanId) === entry) this.bySpanId.delete(entry.spanId);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
-
-const SPAN_MAP_THRESHOLD = 32;
-
-function findIn(held: SpanEntry | TraceSpans, spanId: string): SpanEntry | undefined {
-  if (held instanceof TraceSpans) return held.find(spanId);
-  return held.spanId === spanId ? held : undefined;
-}
-
-/** Adds `entry` to its trace's index slot, whose current value (`index.get(entry.traceId)`) is `held`. */
-function pushTraceIndex(index: Map<string, SpanEntry | TraceSpans>, held: SpanEntry | TraceSpans | undefined, entry: SpanEntry): void {
-  if (held === undefined) {
-    index.set(entry.traceId, entry);
-  } else if (held instanceof TraceSpans) {
-    held.push(entry);
-  } else {
-    const spans = new TraceSpans();
-    spans.push(held);
-    spans.push(entry);
-    index.set(entry.traceId, spans);
-  }
-}
-
-/** Like `shiftIndex`, for the trace index's single entries. */
-function shiftTraceIndex(index: Map<string, SpanEntry | TraceSpans>, entry: SpanEntry): void {
-  const held = index.get(entry.traceId);
-  if (held === entry) {
-    index.delete(entry.traceId);
-  } else if (held instanceof TraceSpans) {
-    held.shift(entry);
-    if (held.size === 0) index.delete(entry.traceId);
-  }
 }
 
 function spanBytes(span: StoredSpan): number {

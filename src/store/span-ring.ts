@@ -1,0 +1,329 @@
+import type { Buffer } from 'node:buffer';
+import type { Attributes, InstrumentationScope } from '../receiver/otlp/span.js';
+import type { StoredSpan } from './types.js';
+
+/**
+ * The recent store's spans, oldest first, in columns.
+ *
+ * Each span used to be an entry object, a byte-range object and a span-id string, plus a slot in a
+ * per-trace queue. With 200k spans held, those were ~600k long-lived objects that every young-generation
+ * collection copied twice and every full collection marked again. Here a span is one slot across typed
+ * arrays (sequence, size, byte range, span id as two 32-bit halves, link to the previous span of its
+ * trace) and a few reference columns that point at objects shared with other spans (the slab, the
+ * request's resource and scope, the interned trace id and server name). Only spans kept decoded (JSON
+ * spans, or captured content) still own an object.
+ *
+ * Spans are addressed by position: the count of spans pushed before them. Live positions run from
+ * `head` (oldest) to `tail - 1` (newest); a position's slot is `position & mask`, and the arrays grow by
+ * doubling up to the store's span limit. Each span links to the previous span of its trace by position,
+ * so a trace is read by walking that chain while the positions are still live; traces past
+ * `BIG_TRACE_SPANS` also get a span-id map, so duplicate checks stay O(1) whatever trace a sender invents.
+ */
+export class SpanRing {
+  private capacity: number;
+  private mask: number;
+  /** Position of the oldest live span. */
+  private head = 0;
+  /** Position the next span gets. */
+  tail = 0;
+
+  private seqs: Float64Array;
+  private sizes: Float64Array;
+  private offsets: Int32Array;
+  private lengths: Int32Array;
+  private idHigh: Uint32Array;
+  private idLow: Uint32Array;
+  /** Position of the previous span of the same trace, or -1. */
+  private previous: Float64Array;
+
+  private traceIds: (string | undefined)[];
+  /** Span ids that are not 16 lowercase hex digits (never from the receivers, but the store accepts them). */
+  private oddIds: (string | undefined)[];
+  private slabs: (Buffer | undefined)[];
+  private decoded: (StoredSpan | undefined)[];
+  private servers: (string | undefined)[];
+  private resources: (Attributes | undefined)[];
+  private scopes: (InstrumentationScope | undefined)[];
+
+  /** Trace id to the position of its newest span, or to a `BigTrace` once it holds many spans. */
+  private readonly byTrace = new Map<string, number | BigTrace>();
+
+  constructor(private readonly maxCapacity: number) {
+    this.capacity = Math.min(INITIAL_CAPACITY, ceilPowerOfTwo(maxCapacity));
+    this.mask = this.capacity - 1;
+    this.seqs = new Float64Array(this.capacity);
+    this.sizes = new Float64Array(this.capacity);
+    this.offsets = new Int32Array(this.capacity);
+    this.lengths = new Int32Array(this.capacity);
+    this.idHigh = new Uint32Array(this.capacity);
+    this.idLow = new Uint32Array(this.capacity);
+    this.previous = new Float64Array(this.capacity);
+    this.traceIds = new Array<string | undefined>(this.capacity).fill(undefined);
+    this.oddIds = new Array<string | undefined>(this.capacity).fill(undefined);
+    this.slabs = new Array<Buffer | undefined>(this.capacity).fill(undefined);
+    this.decoded = new Array<StoredSpan | undefined>(this.capacity).fill(undefined);
+    this.servers = new Array<string | undefined>(this.capacity).fill(undefined);
+    this.resources = new Array<Attributes | undefined>(this.capacity).fill(undefined);
+    this.scopes = new Array<InstrumentationScope | undefined>(this.capacity).fill(undefined);
+  }
+
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  /** Store sequence number of the oldest span, or undefined when empty. */
+  oldestSeq(): number | undefined {
+    return this.size === 0 ? undefined : this.seqs[this.head & this.mask];
+  }
+
+  /** Position of the span with this trace and span id, or -1. */
+  find(traceId: string, spanId: string): number {
+    return this.findIn(this.byTrace.get(traceId), spanId);
+  }
+
+  /**
+   * What the trace index holds for a trace, for `findIn` and `push`: looked up once for both, as the
+   * index is the largest map on the ingest path.
+   */
+  lookup(traceId: string): TraceSlot | undefined {
+    return this.byTrace.get(traceId);
+  }
+
+  /** True when the live span at `position` has this trace and span id. */
+  isAt(position: number, traceId: string, spanId: string): boolean {
+    if (position < this.head || position >= this.tail) return false;
+    const slot = position & this.mask;
+    if (this.traceIds[slot] !== traceId) return false;
+    const odd = this.oddIds[slot];
+    if (odd !== undefined) return odd === spanId;
+    const { high, low, odd: asked } = splitSpanId(spanId);
+    return asked === undefined && this.idHigh[slot] === high && this.idLow[slot] === low;
+  }
+
+  /** Position of the span with this span id in a trace's index slot (from `lookup`), or -1. */
+  findIn(held: TraceSlot | undefined, spanId: string): number {
+    if (held === undefined) return -1;
+    if (typeof held !== 'number') return held.ids.get(spanId) ?? -1;
+    const { high, low, odd } = splitSpanId(spanId);
+    for (let p = held; p >= this.head; p = this.previous[p & this.mask]!) {
+      const slot = p & this.mask;
+      if (odd === undefined ? this.oddIds[slot] === undefined && this.idHigh[slot] === high && this.idLow[slot] === low : this.oddIds[slot] === odd) {
+        return p;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Appends a span (the caller has checked it is not held yet and evicts to make room afterwards). Either
+   * `bytes` (its message in `slab`, with `resource` and `scope` to decode it again) or `decoded` is given.
+   * `held` is what `lookup(span.traceId)` returned, if the caller has it; nothing may change in between.
+   */
+  push(span: NewSpan, held: TraceSlot | undefined = this.byTrace.get(span.traceId)): number {
+    if (this.size === this.capacity) this.grow();
+    const p = this.tail++;
+    const slot = p & this.mask;
+    const { high, low, odd } = splitSpanId(span.spanId);
+    this.seqs[slot] = span.seq;
+    this.sizes[slot] = span.size;
+    this.idHigh[slot] = high;
+    this.idLow[slot] = low;
+    this.oddIds[slot] = odd;
+    this.traceIds[slot] = span.traceId;
+    this.servers[slot] = span.server;
+    if (span.bytes) {
+      this.slabs[slot] = span.bytes.slab;
+      this.offsets[slot] = span.bytes.offset;
+      this.lengths[slot] = span.bytes.length;
+      this.resources[slot] = span.resource;
+      this.scopes[slot] = span.scope;
+    } else {
+      this.decoded[slot] = span.decoded;
+    }
+
+    if (held === undefined) {
+      this.previous[slot] = -1;
+      this.byTrace.set(span.traceId, p);
+    } else if (typeof held !== 'number') {
+      this.previous[slot] = held.newest;
+      held.newest = p;
+      held.ids.set(span.spanId, p);
+    } else {
+      this.previous[slot] = held;
+      this.byTrace.set(span.traceId, p);
+      if (this.chainLength(p, BIG_TRACE_SPANS) >= BIG_TRACE_SPANS) this.byTrace.set(span.traceId, this.bigTrace(p));
+    }
+    return p;
+  }
+
+  /** Removes the oldest span; returns its accounted size (0 when empty). */
+  evictOldest(): number {
+    if (this.size === 0) return 0;
+    const p = this.head++;
+    const slot = p & this.mask;
+    const traceId = this.traceIds[slot]!;
+    const held = this.byTrace.get(traceId);
+    if (held === p) {
+      this.byTrace.delete(traceId);
+    } else if (held !== undefined && typeof held !== 'number') {
+      if (held.newest === p) this.byTrace.delete(traceId);
+      else held.ids.delete(this.spanIdAt(slot));
+    }
+    const size = this.sizes[slot]!;
+    this.traceIds[slot] = undefined;
+    this.oddIds[slot] = undefined;
+    this.slabs[slot] = undefined;
+    this.decoded[slot] = undefined;
+    this.servers[slot] = undefined;
+    this.resources[slot] = undefined;
+    this.scopes[slot] = undefined;
+    return size;
+  }
+
+  /** Positions of a trace's live spans, newest first. */
+  positionsOf(traceId: string): number[] {
+    const held = this.byTrace.get(traceId);
+    if (held === undefined) return [];
+    const out: number[] = [];
+    for (let p = typeof held === 'number' ? held : held.newest; p >= this.head; p = this.previous[p & this.mask]!) out.push(p);
+    return out;
+  }
+
+  /** Records which server a span was attributed to. */
+  setServer(position: number, server: string): void {
+    const slot = position & this.mask;
+    this.servers[slot] = server;
+    const decoded = this.decoded[slot];
+    if (decoded) decoded.server = server;
+  }
+
+  /** What is held at a live position: the decoded span, or the bytes to decode it from. */
+  read(position: number): HeldSpan {
+    const slot = position & this.mask;
+    const decoded = this.decoded[slot];
+    if (decoded) return { decoded };
+    const slab = this.slabs[slot];
+    const resource = this.resources[slot];
+    const scope = this.scopes[slot];
+    if (!slab || !resource || !scope) return {};
+    const offset = this.offsets[slot]!;
+    const message = slab.subarray(offset, offset + this.lengths[slot]!);
+    const server = this.servers[slot];
+    return server === undefined ? { message, resource, scope } : { message, resource, scope, server };
+  }
+
+  /** Spans in the chain from `from` back, counted up to `limit`. */
+  private chainLength(from: number, limit: number): number {
+    let n = 0;
+    for (let p = from; p >= this.head && n < limit; p = this.previous[p & this.mask]!) n++;
+    return n;
+  }
+
+  private bigTrace(newest: number): BigTrace {
+    const ids = new Map<string, number>();
+    for (let p = newest; p >= this.head; p = this.previous[p & this.mask]!) ids.set(this.spanIdAt(p & this.mask), p);
+    return { newest, ids };
+  }
+
+  private spanIdAt(slot: number): string {
+    return this.oddIds[slot] ?? hex8(this.idHigh[slot]!) + hex8(this.idLow[slot]!);
+  }
+
+  /** Doubles every column, keeping each live span at `position & newMask`. */
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    if (capacity > ceilPowerOfTwo(this.maxCapacity) * 2) throw new Error('span ring grown past its limit (the caller evicts first)');
+    const mask = capacity - 1;
+    const moveTyped = <T extends Float64Array | Int32Array | Uint32Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      for (let p = this.head; p < this.tail; p++) next[p & mask] = old[p & this.mask]!;
+      return next;
+    };
+    const moveRefs = <T>(old: (T | undefined)[]): (T | undefined)[] => {
+      const next = new Array<T | undefined>(capacity).fill(undefined);
+      for (let p = this.head; p < this.tail; p++) next[p & mask] = old[p & this.mask];
+      return next;
+    };
+    this.seqs = moveTyped(this.seqs, (n) => new Float64Array(n));
+    this.sizes = moveTyped(this.sizes, (n) => new Float64Array(n));
+    this.offsets = moveTyped(this.offsets, (n) => new Int32Array(n));
+    this.lengths = moveTyped(this.lengths, (n) => new Int32Array(n));
+    this.idHigh = moveTyped(this.idHigh, (n) => new Uint32Array(n));
+    this.idLow = moveTyped(this.idLow, (n) => new Uint32Array(n));
+    this.previous = moveTyped(this.previous, (n) => new Float64Array(n));
+    this.traceIds = moveRefs(this.traceIds);
+    this.oddIds = moveRefs(this.oddIds);
+    this.slabs = moveRefs(this.slabs);
+    this.decoded = moveRefs(this.decoded);
+    this.servers = moveRefs(this.servers);
+    this.resources = moveRefs(this.resources);
+    this.scopes = moveRefs(this.scopes);
+    this.capacity = capacity;
+    this.mask = mask;
+  }
+}
+
+/** A span to append: kept as bytes (`bytes`, `resource`, `scope`) or decoded (`decoded`). */
+export interface NewSpan {
+  seq: number;
+  size: number;
+  traceId: string;
+  spanId: string;
+  server: string | undefined;
+  bytes?: { slab: Buffer; offset: number; length: number };
+  resource?: Attributes;
+  scope?: InstrumentationScope;
+  decoded?: StoredSpan;
+}
+
+/** A held span: decoded, or its message with what decoding it needs. Empty if neither is held. */
+export interface HeldSpan {
+  decoded?: StoredSpan;
+  message?: Uint8Array;
+  resource?: Attributes;
+  scope?: InstrumentationScope;
+  server?: string;
+}
+
+/** A trace's entry in the index: the position of its newest span, or a `BigTrace`. */
+export type TraceSlot = number | BigTrace;
+
+interface BigTrace {
+  newest: number;
+  ids: Map<string, number>;
+}
+
+/** Traces with this many spans get a span-id map (below it, a chain walk is cheaper than a map entry). */
+const BIG_TRACE_SPANS = 32;
+const INITIAL_CAPACITY = 1024;
+
+function ceilPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** A span id as two 32-bit halves; ids that are not 16 lowercase hex digits are returned as `odd`. */
+function splitSpanId(id: string): { high: number; low: number; odd: string | undefined } {
+  if (id.length !== 16) return { high: 0, low: 0, odd: id };
+  const high = hexHalf(id, 0);
+  const low = hexHalf(id, 8);
+  if (high < 0 || low < 0) return { high: 0, low: 0, odd: id };
+  return { high, low, odd: undefined };
+}
+
+/** Eight lowercase hex digits at `from` as an unsigned 32-bit number, or -1. */
+function hexHalf(s: string, from: number): number {
+  let v = 0;
+  for (let i = from; i < from + 8; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
