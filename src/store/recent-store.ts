@@ -8,6 +8,7 @@ import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
 import { Deque } from './deque.js';
+import { EventRing } from './event-ring.js';
 import { SpanRing } from './span-ring.js';
 import { SpanSlabs, contentKeys } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
@@ -35,10 +36,9 @@ export const OTHER_NAME = '(other)';
 export const OMITTED_CONTENT = '[omitted: store.captureContent is off]';
 
 /**
- * Fixed cost per stored item beyond its own fields: the entry object, ring and index slots, map entries
- * and keys. Calibrated against heap growth for typical MCP spans and events (within ~15%).
+ * Fixed cost per stored span beyond its own fields: ring and index slots, map entries and keys.
+ * Calibrated against heap growth for typical MCP spans (within ~15%). Events are accounted by their ring.
  */
-const EVENT_OVERHEAD_BYTES = 160;
 const SPAN_OVERHEAD_BYTES = 600;
 /** The same for a span kept as its protobuf bytes: the entry, its index slots and map entries. */
 const SPAN_BYTES_OVERHEAD_BYTES = 240;
@@ -62,18 +62,6 @@ const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
   TRACELOOP.entityInput,
   TRACELOOP.entityOutput,
 ]);
-
-interface EventEntry {
-  seq: number;
-  bytes: number;
-  event: McpEvent;
-  // Index keys as they were at insertion, so eviction finds the same index entries even if a producer
-  // mutates a shared event object afterwards.
-  serverId: string;
-  serverName: string;
-  method: string | undefined;
-  tool: string | undefined;
-}
 
 interface ServerState {
   id: string;
@@ -115,12 +103,13 @@ export class RecentStore implements RecentStoreReader {
   private evictedEvents = 0;
   private evictedSpans = 0;
 
-  private readonly events = new Deque<EventEntry>(1024);
-  private readonly byServerId = new Map<string, Deque<EventEntry>>();
-  private readonly byServerName = new Map<string, Deque<EventEntry>>();
-  private readonly byMethod = new Map<string, Deque<EventEntry>>();
-  private readonly byTool = new Map<string, Deque<EventEntry>>();
-  private readonly byKind = new Map<EventKind, Deque<EventEntry>>();
+  /** Events, oldest first, in rows (see event-ring.ts); the indexes below hold their positions. */
+  private readonly events: EventRing;
+  private readonly byServerId = new Map<string, Deque<number>>();
+  private readonly byServerName = new Map<string, Deque<number>>();
+  private readonly byMethod = new Map<string, Deque<number>>();
+  private readonly byTool = new Map<string, Deque<number>>();
+  private readonly byKind = new Map<EventKind, Deque<number>>();
 
   /** Spans, oldest first, in columns (see span-ring.ts), indexed by trace. */
   private readonly spans: SpanRing;
@@ -150,6 +139,7 @@ export class RecentStore implements RecentStoreReader {
     this.maxNamesTotal = opts.maxNamesTotal ?? 100_000;
     this.maxNameLength = opts.maxNameLength ?? 128;
     this.spans = new SpanRing(config.maxSpans);
+    this.events = new EventRing(config.maxEvents);
     this.updateGauges();
   }
 
@@ -206,26 +196,19 @@ export class RecentStore implements RecentStoreReader {
       const event = this.config.captureContent ? original : withoutContent(original);
       this.summarise(event);
       this.attributeSpan(event);
-      const bytes = EVENT_OVERHEAD_BYTES + approxBytes(event);
+      const { position, bytes } = this.events.push(event, this.seq++);
       if (bytes > this.config.maxBytes) {
+        this.events.dropNewest();
         evictedEvents++;
         continue;
       }
-      const entry: EventEntry = {
-        seq: this.seq++,
-        bytes,
-        event,
-        serverId: event.server.id,
-        serverName: event.server.name,
-        method: event.kind === 'mcp' ? event.method : undefined,
-        tool: event.kind === 'mcp' ? event.tool : undefined,
-      };
-      this.events.push(entry);
-      pushIndex(this.byServerId, entry.serverId, entry);
-      pushIndex(this.byServerName, entry.serverName, entry);
-      pushIndex(this.byKind, event.kind, entry);
-      if (entry.method !== undefined) pushIndex(this.byMethod, entry.method, entry);
-      if (entry.tool !== undefined) pushIndex(this.byTool, entry.tool, entry);
+      pushIndex(this.byServerId, event.server.id, position);
+      pushIndex(this.byServerName, event.server.name, position);
+      pushIndex(this.byKind, event.kind, position);
+      if (event.kind === 'mcp') {
+        pushIndex(this.byMethod, event.method, position);
+        if (event.tool !== undefined) pushIndex(this.byTool, event.tool, position);
+      }
       this.bytes += bytes;
       while (this.events.size > this.config.maxEvents) {
         this.evictOldestEvent();
@@ -244,7 +227,7 @@ export class RecentStore implements RecentStoreReader {
    */
   queryEvents(q: EventQuery): McpEvent[] {
     const limit = Math.min(Math.max(Math.trunc(q.limit ?? DEFAULT_EVENT_LIMIT), 1), MAX_EVENT_LIMIT);
-    const candidates: Deque<EventEntry>[] = [];
+    const candidates: Deque<number>[] = [];
     if (q.server !== undefined) {
       const byId = this.byServerId.get(q.server);
       const byName = this.byServerName.get(q.server);
@@ -258,22 +241,25 @@ export class RecentStore implements RecentStoreReader {
       [q.kind, this.byKind],
     ] as const) {
       if (value === undefined) continue;
-      const found = (index as Map<string, Deque<EventEntry>>).get(value);
+      const found = (index as Map<string, Deque<number>>).get(value);
       if (!found) return [];
       candidates.push(found);
     }
-    let source = this.events;
-    for (const c of candidates) if (c.size < source.size) source = c;
+    // The smallest index that applies, else every event (positions newest first either way).
+    let source: Deque<number> | undefined;
+    for (const c of candidates) if (c.size < (source?.size ?? this.events.size)) source = c;
+    const count = source?.size ?? this.events.size;
+    const events = this.events;
 
     const out: McpEvent[] = [];
-    for (let i = 0; i < source.size && out.length < limit; i++) {
-      const entry = source.fromNewest(i)!;
-      if (q.server !== undefined && entry.serverId !== q.server && entry.serverName !== q.server) continue;
-      if (q.method !== undefined && entry.method !== q.method) continue;
-      if (q.tool !== undefined && entry.tool !== q.tool) continue;
-      if (q.kind !== undefined && entry.event.kind !== q.kind) continue;
-      if (q.since !== undefined && !(entry.event.time >= q.since)) continue;
-      out.push(entry.event);
+    for (let i = 0; i < count && out.length < limit; i++) {
+      const p = source ? source.fromNewest(i)! : events.tail - 1 - i;
+      if (q.server !== undefined && events.serverIdAt(p) !== q.server && events.serverNameAt(p) !== q.server) continue;
+      if (q.method !== undefined && events.methodAt(p) !== q.method) continue;
+      if (q.tool !== undefined && events.toolAt(p) !== q.tool) continue;
+      if (q.kind !== undefined && events.kindAt(p) !== q.kind) continue;
+      if (q.since !== undefined && !(events.timeAt(p) >= q.since)) continue;
+      out.push(events.read(p));
     }
     // Stable sort: equal times keep arrival order (newest first).
     return out.sort((a, b) => (b.time || 0) - (a.time || 0));
@@ -514,10 +500,10 @@ export class RecentStore implements RecentStoreReader {
     let events = 0;
     let spans = 0;
     while (this.bytes > this.config.maxBytes) {
-      const e = this.events.peekOldest();
+      const e = this.events.oldestSeq();
       const s = this.spans.oldestSeq();
-      if (!e && s === undefined) break;
-      if (e && (s === undefined || e.seq < s)) {
+      if (e === undefined && s === undefined) break;
+      if (e !== undefined && (s === undefined || e < s)) {
         this.evictOldestEvent();
         events++;
       } else {
@@ -529,14 +515,19 @@ export class RecentStore implements RecentStoreReader {
   }
 
   private evictOldestEvent(): void {
-    const entry = this.events.shift();
-    if (!entry) return;
-    this.bytes -= entry.bytes;
-    shiftIndex(this.byServerId, entry.serverId, entry);
-    shiftIndex(this.byServerName, entry.serverName, entry);
-    shiftIndex(this.byKind, entry.event.kind, entry);
-    if (entry.method !== undefined) shiftIndex(this.byMethod, entry.method, entry);
-    if (entry.tool !== undefined) shiftIndex(this.byTool, entry.tool, entry);
+    const events = this.events;
+    if (events.size === 0) return;
+    // Index keys as they were at insertion, so eviction finds the same index entries even if a producer
+    // mutated a shared event object afterwards.
+    const p = events.oldest;
+    shiftIndex(this.byServerId, events.serverIdAt(p), p);
+    shiftIndex(this.byServerName, events.serverNameAt(p), p);
+    shiftIndex(this.byKind, events.kindAt(p), p);
+    const method = events.methodAt(p);
+    if (method !== undefined) shiftIndex(this.byMethod, method, p);
+    const tool = events.toolAt(p);
+    if (tool !== undefined) shiftIndex(this.byTool, tool, p);
+    this.bytes -= events.evictOldest();
   }
 
   private evictOldestSpan(): void {

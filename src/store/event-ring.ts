@@ -1,0 +1,356 @@
+import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
+import { approxBytes } from './approx-size.js';
+import { hexToWords, wordsToHex } from './hex-words.js';
+
+/**
+ * The recent store's events, oldest first, in columns.
+ *
+ * A normalized MCP event is about a dozen objects: the event, its two payload records, the fingerprint
+ * strings (each a slice that keeps its 64-digit parent), the span ids, the id string. The store keeps
+ * 100k of them, so every young-generation collection copied the newest few thousand events twice, and
+ * that copying was most of the store's GC cost. Here an MCP event is one row: its ids and fingerprints as
+ * 32-bit words in a typed array, its numbers in a float array, and its other fields as references in a
+ * shared array (method, tool, session, server identity and the like are shared with other events, so a row
+ * usually owns no object at all). The event is rebuilt when a query returns it.
+ *
+ * Events that do not fit the row exactly (other kinds, captured content, ids or fingerprints that are not
+ * lowercase hex, fields the row does not know) are kept as they are, in the row's object slot.
+ *
+ * Events are addressed by position like the span ring: live positions run from `head` to `tail - 1`, and
+ * a position's row is `position & mask`.
+ */
+export class EventRing {
+  private capacity: number;
+  private mask: number;
+  /** Position of the oldest live event. */
+  private head = 0;
+  /** Position the next event gets. */
+  tail = 0;
+
+  private seqs: Float64Array;
+  private sizes: Float64Array;
+  private flags: Uint16Array;
+  private numbers: Float64Array;
+  private words: Uint32Array;
+  private refs: unknown[];
+
+  constructor(private readonly maxCapacity: number) {
+    this.capacity = Math.min(INITIAL_CAPACITY, ceilPowerOfTwo(maxCapacity));
+    this.mask = this.capacity - 1;
+    this.seqs = new Float64Array(this.capacity);
+    this.sizes = new Float64Array(this.capacity);
+    this.flags = new Uint16Array(this.capacity);
+    this.numbers = new Float64Array(this.capacity * NUMBERS);
+    this.words = new Uint32Array(this.capacity * WORDS);
+    this.refs = new Array<unknown>(this.capacity * REFS).fill(undefined);
+  }
+
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  /** Store sequence number of the oldest event, or undefined when empty. */
+  oldestSeq(): number | undefined {
+    return this.size === 0 ? undefined : this.seqs[this.head & this.mask];
+  }
+
+  /**
+   * Appends an event with its index keys as they are now (a producer may mutate a shared event later).
+   * Returns the bytes it is accounted at: the row, plus what it owns.
+   */
+  push(event: McpEvent, seq: number): { position: number; bytes: number } {
+    if (this.size === this.capacity) this.grow();
+    const position = this.tail++;
+    const row = position & this.mask;
+    this.seqs[row] = seq;
+    const r = row * REFS;
+    const refs = this.refs;
+    refs[r + REF_KIND] = event.kind;
+    refs[r + REF_SERVER_ID] = event.server.id;
+    refs[r + REF_SERVER_NAME] = event.server.name;
+    const bytes = event.kind === 'mcp' && this.packMcp(event, row) ? rowBytes(event) : this.keepWhole(event, row);
+    this.sizes[row] = bytes;
+    return { position, bytes };
+  }
+
+  /** Removes the oldest event; returns its accounted size (0 when empty). */
+  evictOldest(): number {
+    if (this.size === 0) return 0;
+    const row = this.head++ & this.mask;
+    this.refs.fill(undefined, row * REFS, row * REFS + REFS);
+    return this.sizes[row]!;
+  }
+
+  /** Takes back the event just pushed (the caller found it too large to keep). */
+  dropNewest(): void {
+    if (this.size === 0) return;
+    const row = --this.tail & this.mask;
+    this.refs.fill(undefined, row * REFS, row * REFS + REFS);
+  }
+
+  /** Position of the oldest live event (meaningful when `size > 0`). */
+  get oldest(): number {
+    return this.head;
+  }
+
+  kindAt(position: number): McpEvent['kind'] {
+    return this.refs[(position & this.mask) * REFS + REF_KIND] as McpEvent['kind'];
+  }
+
+  serverIdAt(position: number): string {
+    return this.refs[(position & this.mask) * REFS + REF_SERVER_ID] as string;
+  }
+
+  serverNameAt(position: number): string {
+    return this.refs[(position & this.mask) * REFS + REF_SERVER_NAME] as string;
+  }
+
+  /** The method of an MCP event as it was when pushed (undefined for other kinds). */
+  methodAt(position: number): string | undefined {
+    return this.refs[(position & this.mask) * REFS + FIELD_INDEX.method] as string | undefined;
+  }
+
+  /** The tool of an MCP event as it was when pushed (undefined for other kinds). */
+  toolAt(position: number): string | undefined {
+    return this.refs[(position & this.mask) * REFS + FIELD_INDEX.tool] as string | undefined;
+  }
+
+  timeAt(position: number): number {
+    const row = position & this.mask;
+    const whole = this.refs[row * REFS + REF_WHOLE] as McpEvent | undefined;
+    return whole ? whole.time : this.numbers[row * NUMBERS + NUM_TIME]!;
+  }
+
+  /** The event at a live position, rebuilt from its row (a new object on every call). */
+  read(position: number): McpEvent {
+    const row = position & this.mask;
+    const r = row * REFS;
+    const whole = this.refs[r + REF_WHOLE] as McpEvent | undefined;
+    if (whole) return whole;
+    const n = row * NUMBERS;
+    const w = row * WORDS;
+    const f = this.flags[row]!;
+    const traceId = this.refs[r + FIELD_INDEX.traceId] as string;
+    const spanId = wordsToHex(this.words, w + W_SPAN, 2);
+    const event = { kind: 'mcp', id: `${traceId}:${spanId}`, time: this.numbers[n + NUM_TIME]!, traceId, spanId } as McpTrafficEvent;
+    const target = event as unknown as Record<string, unknown>;
+    for (let i = 0; i < REF_FIELDS.length; i++) {
+      const value = this.refs[r + i];
+      if (value !== undefined) target[REF_FIELDS[i]!] = value;
+    }
+    if (f & F_PARENT) event.parentSpanId = wordsToHex(this.words, w + W_PARENT, 2);
+    if (f & F_DURATION) event.durationMs = this.numbers[n + NUM_DURATION]!;
+    if (f & F_RPC_CODE) event.jsonRpcErrorCode = this.numbers[n + NUM_RPC_CODE]!;
+    if (f & F_ARGS) event.arguments = this.payload(f >> ARGS_SHIFT, n + NUM_ARG_SIZE, w + W_ARG_FP);
+    if (f & F_RESULT) event.result = this.payload(f >> RESULT_SHIFT, n + NUM_RESULT_SIZE, w + W_RESULT_FP);
+    return event;
+  }
+
+  private payload(bits: number, sizeAt: number, fingerprintAt: number): PayloadInfo {
+    const p: PayloadInfo = {};
+    if (bits & P_SIZE) p.size = this.numbers[sizeAt]!;
+    if (bits & P_FINGERPRINT) p.fingerprint = wordsToHex(this.words, fingerprintAt, 4);
+    return p;
+  }
+
+  /** Writes an MCP event into its row; false (row left for `keepWhole`) when it does not fit exactly. */
+  private packMcp(event: McpTrafficEvent, row: number): boolean {
+    const n = row * NUMBERS;
+    const w = row * WORDS;
+    const words = this.words;
+    if (typeof event.traceId !== 'string' || typeof event.spanId !== 'string') return false;
+    if (!hexToWords(event.spanId, 2, words, w + W_SPAN) || event.id !== `${event.traceId}:${event.spanId}`) return false;
+    if (typeof event.time !== 'number') return false;
+    // kind, id, time and spanId are accounted for here, traceId with the references below; every other
+    // own key must be one the row keeps.
+    let keys = 4;
+    let f = 0;
+    if (event.parentSpanId !== undefined) {
+      if (!hexToWords(event.parentSpanId, 2, words, w + W_PARENT)) return false;
+      f |= F_PARENT;
+      keys++;
+    }
+    if (event.durationMs !== undefined) {
+      if (typeof event.durationMs !== 'number') return false;
+      this.numbers[n + NUM_DURATION] = event.durationMs;
+      f |= F_DURATION;
+      keys++;
+    }
+    if (event.jsonRpcErrorCode !== undefined) {
+      if (typeof event.jsonRpcErrorCode !== 'number') return false;
+      this.numbers[n + NUM_RPC_CODE] = event.jsonRpcErrorCode;
+      f |= F_RPC_CODE;
+      keys++;
+    }
+    if (event.arguments !== undefined) {
+      const bits = this.packPayload(event.arguments, n + NUM_ARG_SIZE, w + W_ARG_FP);
+      if (bits < 0) return false;
+      f |= F_ARGS | (bits << ARGS_SHIFT);
+      keys++;
+    }
+    if (event.result !== undefined) {
+      const bits = this.packPayload(event.result, n + NUM_RESULT_SIZE, w + W_RESULT_FP);
+      if (bits < 0) return false;
+      f |= F_RESULT | (bits << RESULT_SHIFT);
+      keys++;
+    }
+    const r = row * REFS;
+    const refs = this.refs;
+    const source = event as unknown as Record<string, unknown>;
+    for (let i = 0; i < REF_FIELDS.length; i++) {
+      const value = source[REF_FIELDS[i]!];
+      refs[r + i] = value;
+      if (value !== undefined) keys++;
+    }
+    if (Object.keys(event).length !== keys) {
+      refs.fill(undefined, r, r + REF_FIELDS.length);
+      return false;
+    }
+    this.numbers[n + NUM_TIME] = event.time;
+    this.flags[row] = f;
+    return true;
+  }
+
+  /** Size and fingerprint bits of a payload written to the row, or -1 if it holds anything else. */
+  private packPayload(p: PayloadInfo, sizeAt: number, fingerprintAt: number): number {
+    let bits = 0;
+    let keys = 0;
+    if (p.size !== undefined) {
+      if (typeof p.size !== 'number') return -1;
+      this.numbers[sizeAt] = p.size;
+      bits |= P_SIZE;
+      keys++;
+    }
+    if (p.fingerprint !== undefined) {
+      if (!hexToWords(p.fingerprint, 4, this.words, fingerprintAt)) return -1;
+      bits |= P_FINGERPRINT;
+      keys++;
+    }
+    return Object.keys(p).length === keys ? bits : -1;
+  }
+
+  private keepWhole(event: McpEvent, row: number): number {
+    const r = row * REFS;
+    this.refs[r + REF_WHOLE] = event;
+    // The method and tool slots serve as index keys as they were at insertion; `read` ignores them here.
+    if (event.kind === 'mcp') {
+      this.refs[r + FIELD_INDEX.method] = event.method;
+      this.refs[r + FIELD_INDEX.tool] = event.tool;
+    }
+    this.flags[row] = 0;
+    return ROW_BYTES + approxBytes(event);
+  }
+
+  /** Doubles every column, keeping each live event at `position & newMask`. */
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    if (capacity > ceilPowerOfTwo(this.maxCapacity) * 2) throw new Error('event ring grown past its limit (the caller evicts first)');
+    const mask = capacity - 1;
+    const seqs = new Float64Array(capacity);
+    const sizes = new Float64Array(capacity);
+    const flags = new Uint16Array(capacity);
+    const numbers = new Float64Array(capacity * NUMBERS);
+    const words = new Uint32Array(capacity * WORDS);
+    const refs = new Array<unknown>(capacity * REFS).fill(undefined);
+    for (let p = this.head; p < this.tail; p++) {
+      const from = p & this.mask;
+      const to = p & mask;
+      seqs[to] = this.seqs[from]!;
+      sizes[to] = this.sizes[from]!;
+      flags[to] = this.flags[from]!;
+      numbers.set(this.numbers.subarray(from * NUMBERS, from * NUMBERS + NUMBERS), to * NUMBERS);
+      words.set(this.words.subarray(from * WORDS, from * WORDS + WORDS), to * WORDS);
+      for (let i = 0; i < REFS; i++) refs[to * REFS + i] = this.refs[from * REFS + i];
+    }
+    this.seqs = seqs;
+    this.sizes = sizes;
+    this.flags = flags;
+    this.numbers = numbers;
+    this.words = words;
+    this.refs = refs;
+    this.capacity = capacity;
+    this.mask = mask;
+  }
+}
+
+/** Fields of an MCP event kept as references, in row order. */
+const REF_FIELDS = [
+  'server',
+  'traceId',
+  'flavour',
+  'method',
+  'messageType',
+  'side',
+  'direction',
+  'tool',
+  'prompt',
+  'resourceUri',
+  'requestId',
+  'sessionId',
+  'correlationKey',
+  'protocolVersion',
+  'era',
+  'transport',
+  'client',
+  'outcome',
+  'errorType',
+  'notification',
+  'catalog',
+] as const satisfies readonly (keyof McpTrafficEvent)[];
+
+const FIELD_INDEX = Object.fromEntries(REF_FIELDS.map((name, i) => [name, i])) as Record<(typeof REF_FIELDS)[number], number>;
+
+/** After the fields: index keys as at insertion, the kind, and the whole event when it has no row form. */
+const REF_SERVER_ID = REF_FIELDS.length;
+const REF_SERVER_NAME = REF_SERVER_ID + 1;
+const REF_KIND = REF_SERVER_NAME + 1;
+const REF_WHOLE = REF_KIND + 1;
+const REFS = REF_WHOLE + 1;
+
+const NUM_TIME = 0;
+const NUM_DURATION = 1;
+const NUM_RPC_CODE = 2;
+const NUM_ARG_SIZE = 3;
+const NUM_RESULT_SIZE = 4;
+const NUMBERS = 5;
+
+/** Word offsets in a row: span id, parent span id (2 words each), argument and result fingerprints (4 each). */
+const W_SPAN = 0;
+const W_PARENT = 2;
+const W_ARG_FP = 4;
+const W_RESULT_FP = 8;
+const WORDS = 12;
+
+const F_PARENT = 1;
+const F_DURATION = 2;
+const F_RPC_CODE = 4;
+const F_ARGS = 8;
+const F_RESULT = 16;
+/** Payload bits (`P_*`) shifted into the flags: arguments at bit 5, result at bit 7. */
+const ARGS_SHIFT = 5;
+const RESULT_SHIFT = 7;
+const P_SIZE = 1;
+const P_FINGERPRINT = 2;
+
+/**
+ * Accounted bytes of a row: its share of every column and its five index slots (an event kept whole adds
+ * its `approxBytes`).
+ */
+const ROW_BYTES = 8 * (2 + NUMBERS + REFS) + 2 + 4 * WORDS + 8 * 5;
+
+/** A packed event's row plus what only it refers to (shared strings and server identities are not counted). */
+function rowBytes(event: McpTrafficEvent): number {
+  let n = ROW_BYTES + event.correlationKey.length;
+  if (event.client !== undefined) n += approxBytes(event.client);
+  if (event.notification !== undefined) n += approxBytes(event.notification);
+  if (event.catalog !== undefined) n += approxBytes(event.catalog);
+  return n;
+}
+
+const INITIAL_CAPACITY = 1024;
+
+function ceilPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
