@@ -1,5 +1,6 @@
 import type { Buffer } from 'node:buffer';
 import type { Attributes, InstrumentationScope } from '../receiver/otlp/span.js';
+import { hexToWords, wordsToHex } from './hex-words.js';
 import type { StoredSpan } from './types.js';
 
 /**
@@ -226,7 +227,10 @@ export class SpanRing {
   }
 
   private spanIdAt(slot: number): string {
-    return this.oddIds[slot] ?? hex8(this.idHigh[slot]!) + hex8(this.idLow[slot]!);
+    if (this.oddIds[slot] !== undefined) return this.oddIds[slot];
+    idWords[0] = this.idHigh[slot]!;
+    idWords[1] = this.idLow[slot]!;
+    return wordsToHex(idWords, 0, 2);
   }
 
   /** Doubles every column, keeping each live span at `position & newMask`. */
@@ -303,27 +307,11 @@ function ceilPowerOfTwo(n: number): number {
   return p;
 }
 
+/** Scratch for `splitSpanId`. */
+const idWords = new Uint32Array(2);
+
 /** A span id as two 32-bit halves; ids that are not 16 lowercase hex digits are returned as `odd`. */
 function splitSpanId(id: string): { high: number; low: number; odd: string | undefined } {
-  if (id.length !== 16) return { high: 0, low: 0, odd: id };
-  const high = hexHalf(id, 0);
-  const low = hexHalf(id, 8);
-  if (high < 0 || low < 0) return { high: 0, low: 0, odd: id };
-  return { high, low, odd: undefined };
-}
-
-/** Eight lowercase hex digits at `from` as an unsigned 32-bit number, or -1. */
-function hexHalf(s: string, from: number): number {
-  let v = 0;
-  for (let i = from; i < from + 8; i++) {
-    const c = s.charCodeAt(i);
-    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(8, '0');
+  if (!hexToWords(id, 2, idWords, 0)) return { high: 0, low: 0, odd: id };
+  return { high: idWords[0]!, low: idWords[1]!, odd: undefined };
 }
