@@ -2,10 +2,10 @@
  * Runs synchronous, CPU-bound tasks one after the other (FIFO), at most `sliceMs` of them per event-loop turn
  * (and at least one, so a task longer than a slice still runs), then yields the loop with `setImmediate`.
  *
- * Why a receiver needs this: libuv (since 1.45, libuv/libuv#3696) accepts at most one connection per
- * event-loop iteration, and a request can only be answered, even refused, when the loop reaches its socket.
- * If every ready request were decoded and stored in the turn that read it, a turn would last as long as the
- * whole backlog: under a 5x overload with 512 connections that was ~350 ms per turn, ~3 new connections
+ * Why a receiver needs this: libuv (since libuv/libuv#3696; Node 20 ships libuv 1.46) accepts at most one
+ * connection per event-loop iteration, and a request can only be answered, even refused, when the loop
+ * reaches its socket. If every ready request were decoded and stored in the turn that read it, a turn would
+ * last as long as the whole backlog: under a 5x overload with 512 connections that was ~350 ms per turn, ~3 new connections
  * accepted per second, and exporters timing out in the kernel's accept queue before the daemon saw them.
  * With the work sliced, a turn stays short however much is waiting, so connections are accepted and
  * refusals answered while the accepted work proceeds.
