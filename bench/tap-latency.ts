@@ -5,6 +5,11 @@
  * listening on the endpoint).
  *
  *   npm run build && node --import tsx bench/tap-latency.ts [--json] [--sizes=1kb,1mb] [--tap-node-args="..."]
+ *     [--variants=direct,floor-node,floor-c,tap-up,tap-down] [--block=10] [--compare-cli=OTHER/dist/src/cli/bin.js]
+ *
+ * `--variants` picks variants and their order; `--compare-cli` adds the taps of another build (e.g. a worktree
+ * of the previous commit, built) as `cmp-up` / `cmp-down`, measured in the same interleaving: a before/after
+ * comparison within one window of time.
  *
  * The tap runs from the build (`dist/src/cli/bin.js`, as installed), so build first; the bench refuses a
  * build older than the tap's sources. The daemon runs from source.
@@ -16,7 +21,13 @@
  *
  * Noise: the machine is shared, so the variants are not measured one after another (a neighbour's burst
  * would land on one of them only) but interleaved: every variant's server runs at once, and each round
- * goes through all variants in a rotating order. Percentiles are then compared within one window of time.
+ * goes through all variants in a rotating order, `--block` round trips each (10 by default). Percentiles
+ * are then compared within one window of time. The first round trip of each visit is not counted: a tap
+ * goes on working after it relayed a large message (hashing it, collecting garbage), and on two cores that
+ * work slowed whichever variant came next. With one round trip per visit (`--block=0`, the old scheme)
+ * each variant always followed the same one, so the tap measured after the other tap carried that tap's
+ * leftovers: that, not the daemon, was the 1 MB "daemon down" gap (swapping the two taps' order swapped it).
+ * Within a block, a tap's leftovers from its own previous round trip still count, as in real ping-pong.
  * The measuring client is a small C program when a compiler is there (see `C_CLIENT`).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +41,8 @@ const SERVER = join(ROOT, 'test', 'fixtures', 'servers', 'sized-result-server.mj
 const SOURCE_CLI = join(ROOT, 'src', 'cli', 'bin.ts');
 const BUILT_CLI = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
+/** Round trips measured per visit to a variant (after one unmeasured round trip); see "Noise" above. */
+const DEFAULT_BLOCK = 10;
 
 /** The Node floor: the child's stdio piped through, nothing else. */
 const NODE_RELAY = `
@@ -127,11 +140,11 @@ static double round_trip(int v, long id) {
   return now_us() - t0;
 }
 int main(int argc, char **argv) {
-  if (argc < 4) return 2;
-  long count = atol(argv[1]), warmup = atol(argv[2]);
+  if (argc < 5) return 2;
+  long count = atol(argv[1]), warmup = atol(argv[2]), block = atol(argv[3]);
   int nv = 0;
   signal(SIGPIPE, SIG_IGN);
-  for (int i = 3; i < argc && nv < MAXV;) {
+  for (int i = 4; i < argc && nv < MAXV;) {
     int end = i; while (end < argc && strcmp(argv[end], "::") != 0) end++;
     argv[end < argc ? end : argc] = NULL;
     int in[2], out[2];
@@ -145,10 +158,20 @@ int main(int argc, char **argv) {
   double *samples = malloc(sizeof(double) * (size_t)(count * nv));
   long id = 0;
   for (long i = 0; i < warmup; i++) for (int k = 0; k < nv; k++) round_trip((int)((i + k) % nv), id++);
-  long t0[MAXV];
-  for (int v = 0; v < nv; v++) t0[v] = ticks(pids[v]);
-  for (long i = 0; i < count; i++) for (int k = 0; k < nv; k++) { int v = (int)((i + k) % nv); samples[v * count + i] = round_trip(v, id++); }
-  for (int v = 0; v < nv; v++) printf("cpu %d %ld\\n", v, ticks(pids[v]) - t0[v]);
+  long t0[MAXV], filled[MAXV], trips[MAXV];
+  for (int v = 0; v < nv; v++) { t0[v] = ticks(pids[v]); filled[v] = 0; trips[v] = 0; }
+  if (block <= 0) {
+    for (long i = 0; i < count; i++) for (int k = 0; k < nv; k++) { int v = (int)((i + k) % nv); samples[v * count + i] = round_trip(v, id++); }
+    for (int v = 0; v < nv; v++) trips[v] = count;
+  } else {
+    for (long i = 0; filled[0] < count; i++) for (int k = 0; k < nv; k++) {
+      int v = (int)((i + k) % nv);
+      round_trip(v, id++);
+      trips[v]++;
+      for (long j = 0; j < block && filled[v] < count; j++) { samples[v * count + filled[v]++] = round_trip(v, id++); trips[v]++; }
+    }
+  }
+  for (int v = 0; v < nv; v++) printf("cpu %d %ld %ld\\n", v, ticks(pids[v]) - t0[v], trips[v]);
   for (int v = 0; v < nv; v++) { printf("rt %d", v); for (long i = 0; i < count; i++) printf(" %.1f", samples[v * count + i]); printf("\\n"); }
   fflush(stdout);
   for (int v = 0; v < nv; v++) close(to[v]);
@@ -229,6 +252,7 @@ class LineClient {
   readonly samples: number[] = [];
   private cpu0 = 0;
   cpuSeconds = 0;
+  trips = 0;
   constructor(
     readonly variant: Variant,
     readonly child: ChildProcess,
@@ -272,54 +296,65 @@ interface Measured {
   cpuMsPer1000Messages: number;
 }
 
-function summarise(variant: Variant, samples: number[], cpuSeconds: number, count: number): Measured {
+/** `trips`: every round trip the CPU time covers, the unmeasured first one of each block included. */
+function summarise(variant: Variant, samples: number[], cpuSeconds: number, trips: number): Measured {
   const sorted = [...samples].sort((a, b) => a - b);
   // Each round trip is two messages (request and response) through the relay.
-  return { variant, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuMsPer1000Messages: (cpuSeconds * 1e6) / (2 * count) };
+  return { variant, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuMsPer1000Messages: (cpuSeconds * 1e6) / (2 * trips) };
 }
 
 /** Measures with the C client: one process drives every variant. */
-async function measureWithC(client: string, variants: Variant[], bytes: number, count: number, warmup: number): Promise<Measured[]> {
-  const argv: string[] = [String(count), String(warmup)];
+async function measureWithC(client: string, variants: Variant[], bytes: number, count: number, warmup: number, block: number): Promise<Measured[]> {
+  const argv: string[] = [String(count), String(warmup), String(block)];
   variants.forEach((v, i) => argv.push(...(i > 0 ? ['::'] : []), ...v.argv([SERVER, String(bytes)])));
   const proc = spawn(client, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => proc.once('exit', r));
   if (code !== 0) throw new Error(`the C client failed (exit ${code})`);
-  const cpu = new Map<number, number>();
+  const cpu = new Map<number, { seconds: number; trips: number }>();
   const samples = new Map<number, number[]>();
   for (const line of out.split('\n')) {
     const [kind, index, ...rest] = line.split(' ');
-    if (kind === 'cpu') cpu.set(Number(index), Number(rest[0]) / CLOCK_TICKS);
+    if (kind === 'cpu') cpu.set(Number(index), { seconds: Number(rest[0]) / CLOCK_TICKS, trips: Number(rest[1]) });
     if (kind === 'rt') samples.set(Number(index), rest.map(Number));
   }
-  return variants.map((v, i) => summarise(v, samples.get(i) ?? [], cpu.get(i) ?? 0, count));
+  return variants.map((v, i) => summarise(v, samples.get(i) ?? [], cpu.get(i)?.seconds ?? 0, cpu.get(i)?.trips ?? count));
 }
 
-async function measureWithNode(variants: Variant[], bytes: number, count: number, warmup: number): Promise<Measured[]> {
+async function measureWithNode(variants: Variant[], bytes: number, count: number, warmup: number, block: number): Promise<Measured[]> {
   const clients = variants.map((v) => new LineClient(v, spawn(v.argv([SERVER, String(bytes)])[0]!, v.argv([SERVER, String(bytes)]).slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })));
   try {
     const n = clients.length;
     let id = 0;
     for (let i = 0; i < warmup; i++) for (let k = 0; k < n; k++) await clients[(i + k) % n]!.roundTrip(id++);
     for (const c of clients) c.startCpu();
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; clients[0]!.samples.length < count; i++) {
       for (let k = 0; k < n; k++) {
         const c = clients[(i + k) % n]!;
-        c.samples.push(await c.roundTrip(id++));
+        if (block > 0) {
+          await c.roundTrip(id++);
+          c.trips++;
+        }
+        for (let j = 0; j < Math.max(1, block) && c.samples.length < count; j++) {
+          c.samples.push(await c.roundTrip(id++));
+          c.trips++;
+        }
       }
     }
     for (const c of clients) c.stopCpu();
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
-  return clients.map((c) => summarise(c.variant, c.samples, c.cpuSeconds, count));
+  return clients.map((c) => summarise(c.variant, c.samples, c.cpuSeconds, c.trips));
 }
 
 async function main() {
   const json = process.argv.includes('--json');
   const sizesArg = process.argv.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length) ?? '1kb,1mb';
+  const variantsArg = process.argv.find((a) => a.startsWith('--variants='))?.slice('--variants='.length);
+  const block = Number(process.argv.find((a) => a.startsWith('--block='))?.slice('--block='.length) ?? DEFAULT_BLOCK);
+  const compareCli = process.argv.find((a) => a.startsWith('--compare-cli='))?.slice('--compare-cli='.length);
   const tapNodeArgs = (process.argv.find((a) => a.startsWith('--tap-node-args='))?.slice('--tap-node-args='.length) ?? '').split(' ').filter(Boolean);
   assertBuildFresh();
   const tmp = mkdtempSync(join(tmpdir(), 'mcpwatch-bench-'));
@@ -342,20 +377,37 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
     const node = (args: string[]) => [process.execPath, ...args];
-    const wrap = (port: number) => (server: string[]) => node([...tapNodeArgs, BUILT_CLI, 'wrap', '--endpoint', `127.0.0.1:${port}`, '--', process.execPath, ...server]);
-    const variants: Variant[] = [
+    const wrap =
+      (port: number, cli = BUILT_CLI) =>
+      (server: string[]) =>
+        node([...tapNodeArgs, cli, 'wrap', '--endpoint', `127.0.0.1:${port}`, '--', process.execPath, ...server]);
+    const allVariants: Variant[] = [
       { key: 'direct', label: 'direct', argv: (s) => node(s), relay: false },
       { key: 'floor-node', label: 'floor: bare Node relay', argv: (s) => node(['-e', NODE_RELAY, process.execPath, ...s]), relay: true },
       ...(cRelay ? [{ key: 'floor-c', label: 'floor: C relay', argv: (s: string[]) => [cRelay, process.execPath, ...s], relay: true }] : []),
       { key: 'tap-up', label: 'wrap, daemon up', argv: wrap(otlpPort), relay: true },
       { key: 'tap-down', label: 'wrap, daemon down', argv: wrap(deadPort), relay: true },
+      ...(compareCli
+        ? [
+            { key: 'cmp-up', label: 'compare build, daemon up', argv: wrap(otlpPort, compareCli), relay: true },
+            { key: 'cmp-down', label: 'compare build, daemon down', argv: wrap(deadPort, compareCli), relay: true },
+          ]
+        : []),
     ];
+    // `--variants=a,b,...` picks variants and their order in a round (direct, the baseline, is added first if missing).
+    const picked = variantsArg ? variantsArg.split(',') : allVariants.map((v) => v.key);
+    if (!picked.includes('direct')) picked.unshift('direct');
+    const variants = picked.map((k) => {
+      const v = allVariants.find((x) => x.key === k);
+      if (!v) throw new Error(`unknown variant ${k} (known: ${allVariants.map((x) => x.key).join(', ')})`);
+      return v;
+    });
     const sizes = [
       { key: '1kb', label: '1 KB', bytes: 1024, count: 5000, warmup: 500 },
       { key: '1mb', label: '1 MB', bytes: 1024 * 1024, count: 1000, warmup: 50 },
     ].filter((s) => sizesArg.split(',').includes(s.key));
     for (const s of sizes) {
-      const results = cClient ? await measureWithC(cClient, variants, s.bytes, s.count, s.warmup) : await measureWithNode(variants, s.bytes, s.count, s.warmup);
+      const results = cClient ? await measureWithC(cClient, variants, s.bytes, s.count, s.warmup, block) : await measureWithNode(variants, s.bytes, s.count, s.warmup, block);
       const direct = results.find((r) => r.variant.key === 'direct')!;
       for (const r of results) {
         rows.push({
