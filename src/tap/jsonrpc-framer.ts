@@ -13,6 +13,12 @@ import { ENVELOPE_WINDOW_BYTES, LARGE_MESSAGE_BYTES, PayloadHasher, payloadStart
  * the work left when its newline arrives is one window, not the whole message (see `json-envelope.ts`),
  * or, with `hashWhileStreaming: false`, left to the caller, who gets the line's pieces and hashes them
  * when it has time (the stdio tap: `observation-queue.ts`).
+ *
+ * Unless the caller hands its chunks over (`ownsChunks`), a line is copied into a line store: one buffer,
+ * grown to the longest line seen, that the next line reuses once the frame made of it was released
+ * (`release()`). The stdio tap reads into reused buffers, so every byte kept must be copied; one growing
+ * store per direction, instead of a buffer per piece, is what keeps a 1 MB message from costing 1 MB of
+ * fresh allocation (and garbage collector work) per message.
  */
 
 export interface FramerOptions {
@@ -24,8 +30,8 @@ export interface FramerOptions {
   largeFrameBytes?: number;
   /**
    * The caller hands its chunks over and never writes to them again (true of a Node stream's `data`
-   * chunks: every read gets a fresh buffer), so lines are kept by reference instead of copied. Copying
-   * costs ~0.4 ms per MB here, as much as hashing it; memory stays bounded by the cap plus one chunk.
+   * chunks: every read gets a fresh buffer), so lines are kept by reference instead of copied into the
+   * line store; memory stays bounded by the cap plus one chunk.
    */
   ownsChunks?: boolean;
   /** Hash a large line's payload while it streams (default true); false leaves it to the caller. */
@@ -36,6 +42,11 @@ export interface FramerOptions {
 export interface Frame {
   kind: 'frame';
   bytes: Buffer;
+  /**
+   * The caller is done with `bytes` (and everything else read from this frame): the framer may reuse their
+   * memory for a later line. Never calling it is safe (the store is then not reused).
+   */
+  release?: () => void;
 }
 
 /** A line over the cap: its total size and its first bytes. */
@@ -56,6 +67,8 @@ export interface LargeFrame extends MessageEnds {
   bytes(): Buffer;
   /** The line's pieces in order, by reference (set when the framer did not hash while streaming). */
   pieces?: Buffer[];
+  /** As `Frame.release`: `head`, `tail`, `pieces` and `bytes()` must not be used afterwards. */
+  release?: () => void;
 }
 
 export type FramerOutput = Frame | LargeFrame | OversizeFrame;
@@ -65,12 +78,25 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 const NEWLINE = 0x0a;
 const DEFAULT_PREFIX_BYTES = 4096;
+/** First size of a line store; it doubles as longer lines arrive. */
+const MIN_STORE_BYTES = 16 * 1024;
+/** A released store larger than this is left to the garbage collector rather than kept for reuse. */
+const MAX_RETAINED_STORE_BYTES = 4 * 1024 * 1024;
+/**
+ * Released stores kept. Two: a large frame waits for its hash while the next line may already stream in
+ * (back-to-back large messages), and a third store is needed only when two frames wait at once.
+ */
+const MAX_SPARE_STORES = 2;
 
 export class JsonRpcFramer {
   private readonly maxFrameBytes: number;
   private readonly prefixBytes: number;
-  /** Pieces of the current line while it is under the cap. */
+  /** Pieces of the current line while it is under the cap (one, the filled part of `store`, when copying). */
   private pieces: Buffer[] = [];
+  /** The line store the current line is copied into (unless `ownsChunks`). */
+  private store: Buffer | undefined;
+  /** Released stores, for the next lines. */
+  private readonly spares: Buffer[] = [];
   private pending = 0;
   /** Set once the current line went over the cap; then only its size is counted. */
   private oversizePrefix: Buffer | undefined;
@@ -145,8 +171,8 @@ export class JsonRpcFramer {
       this.hasher = undefined;
       return;
     }
-    const piece = chunk.subarray(start, end);
-    this.pieces.push(this.ownsChunks ? piece : Buffer.from(piece));
+    if (this.ownsChunks) this.pieces.push(chunk.subarray(start, end));
+    else this.copyToStore(chunk, start, end);
     this.pending += len;
     if (!this.large && this.pending > this.largeFrameBytes) {
       this.large = true;
@@ -175,7 +201,52 @@ export class JsonRpcFramer {
     }
   }
 
+  /** Appends to the line store, growing it (by doubling, up to the cap) when the line outgrows it. */
+  private copyToStore(chunk: Buffer, start: number, end: number): void {
+    const need = this.pending + end - start;
+    let store = this.store;
+    if (!store || store.length < need) {
+      const at = this.spares.findIndex((b) => b.length >= need);
+      let grown: Buffer;
+      if (at >= 0) {
+        grown = this.spares[at]!;
+        this.spares.splice(at, 1);
+      } else {
+        grown = Buffer.allocUnsafe(Math.min(this.maxFrameBytes, Math.max(need, MIN_STORE_BYTES, 2 * (store?.length ?? 0))));
+      }
+      if (store && this.pending > 0) store.copy(grown, 0, 0, this.pending);
+      store = grown;
+      this.store = store;
+    }
+    chunk.copy(store, this.pending, start, end);
+    this.pieces[0] = store.subarray(0, need);
+  }
+
+  /** A store whose frame was released: kept for a later line (the largest few, within the bound). */
+  private recycle(store: Buffer): void {
+    if (store === this.store || store.length > MAX_RETAINED_STORE_BYTES) return;
+    this.spares.push(store);
+    if (this.spares.length > MAX_SPARE_STORES) {
+      this.spares.sort((a, b) => b.length - a.length);
+      this.spares.length = MAX_SPARE_STORES;
+    }
+  }
+
+  /** The current line's store leaves with its frame; `release` hands it back. */
+  private detachStore(): (() => void) | undefined {
+    const store = this.store;
+    if (!store) return undefined;
+    this.store = undefined;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.recycle(store);
+    };
+  }
+
   private firstBytes(n: number): Buffer {
+    if (!this.ownsChunks) return this.pieces[0]?.subarray(0, Math.min(n, this.pending)) ?? Buffer.alloc(0);
     const out = Buffer.allocUnsafe(Math.min(n, this.pending));
     let at = 0;
     for (const p of this.pieces) {
@@ -186,6 +257,7 @@ export class JsonRpcFramer {
   }
 
   private lastBytes(n: number): Buffer {
+    if (!this.ownsChunks) return this.pieces[0]?.subarray(Math.max(0, this.pending - n), this.pending) ?? Buffer.alloc(0);
     const out = Buffer.allocUnsafe(Math.min(n, this.pending));
     let at = out.length;
     for (let i = this.pieces.length - 1; i >= 0 && at > 0; i--) {
@@ -219,14 +291,19 @@ export class JsonRpcFramer {
         size,
         head: this.firstBytes(ENVELOPE_WINDOW_BYTES),
         tail: this.lastBytes(ENVELOPE_WINDOW_BYTES),
-        bytes: () => Buffer.concat(pieces, size),
+        bytes: () => (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size)),
       };
       if (this.hasher) large.hasher = this.hasher;
       if (!this.hashWhileStreaming) large.pieces = pieces;
+      const release = this.detachStore();
+      if (release) large.release = release;
       result = large;
     } else {
-      const bytes = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.pending);
-      result = { kind: 'frame', bytes };
+      const bytes = this.pieces.length === 1 ? this.pieces[0]! : this.pending === 0 ? Buffer.alloc(0) : Buffer.concat(this.pieces, this.pending);
+      const frame: Frame = { kind: 'frame', bytes };
+      const release = this.pending > 0 ? this.detachStore() : undefined;
+      if (release) frame.release = release;
+      result = frame;
     }
     this.pieces = [];
     this.pending = 0;

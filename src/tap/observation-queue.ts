@@ -55,16 +55,21 @@ export class ObservationQueue {
     return this.pendingBytes;
   }
 
-  /** Observes a small message: now if nothing waits, else after what waits. */
-  run(bytes: number, observe: () => void): void {
+  /**
+   * Observes a small message: now if nothing waits, else after what waits. `release` (the frame's) runs
+   * once `observe` returned: the message's bytes may be reused from then on.
+   */
+  run(bytes: number, observe: () => void, release?: () => void): void {
     if (this.head === this.tasks.length) {
       this.safely(observe);
+      release?.();
       return;
     }
     this.enqueue({
       bytes,
       step: () => {
         this.safely(observe);
+        release?.();
         return { cost: Math.max(1, bytes), done: true };
       },
     });
@@ -72,7 +77,8 @@ export class ObservationQueue {
 
   /**
    * Observes a large message whose pieces the framer handed over (`pieces`): its payload is hashed in
-   * slices, then `observe` gets the frame with the finished-up-to-the-tail hasher (`hasher`).
+   * slices, then `observe` gets the frame with the finished-up-to-the-tail hasher (`hasher`), and the
+   * frame is released (`LargeFrame.release`).
    */
   large(frame: LargeFrame, observe: (frame: LargeFrame) => void): void {
     const pieces = frame.pieces ?? [];
@@ -104,9 +110,10 @@ export class ObservationQueue {
           }
         }
         if (hasher && hasher.hashedTo < limit && piece < pieces.length) return { cost: Math.max(1, cost), done: false };
-        const { pieces: _held, ...rest } = frame;
+        const { pieces: _held, release, ...rest } = frame;
         const finished: LargeFrame = hasher ? { ...rest, hasher } : rest;
         this.safely(() => observe(finished));
+        release?.();
         return { cost: Math.max(1, cost), done: true };
       },
     });
