@@ -12,6 +12,7 @@ import { SpanEmitter } from '../span-emitter.js';
 import { ObservationQueue } from '../observation-queue.js';
 import { TapRecorder, nowMs, type MessageContext, type SpanSink } from '../tap-recorder.js';
 import { launchWithParentDeathSignal } from './parent-death-signal.js';
+import { openOutputPair, settleChunk, stdinSource, streamSource, writeCopies, type ByteSource } from './reused-reads.js';
 
 /**
  * `mcpwatch wrap -- CMD [ARGS...]`: runs a stdio MCP server as a child and relays its stdin and stdout
@@ -21,7 +22,8 @@ import { launchWithParentDeathSignal } from './parent-death-signal.js';
  * relay path waits for export, and a large message's hashing waits until the relay is idle
  * (`observation-queue.ts`). Backpressure is passed through (a slow reader
  * pauses the writer) so the tap holds at most one chunk per direction, plus at most `maxFrameBytes` per
- * direction for parsing. stderr is inherited, untouched.
+ * direction for parsing. stderr is inherited, untouched. The tap's stdin (when a pipe or a socket) and
+ * the server's stdout are read into reused buffers, not a fresh buffer per read (`reused-reads.ts`).
  *
  * Lifecycle (MCP stdio transport, "Shutdown"): when the client closes stdin, the child's stdin is closed;
  * if the child has not exited after `shutdownGraceMs`, it gets SIGTERM, then SIGKILL. SIGINT, SIGTERM and
@@ -58,29 +60,36 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Runs the wrapped server to completion; resolves with the exit code the tap should exit with. */
 export async function runWrap(opts: WrapOptions): Promise<number> {
-  const stdin = opts.stdin ?? process.stdin;
+  const stdin: ByteSource = opts.stdin ? streamSource(opts.stdin) : (stdinSource() ?? streamSource(process.stdin));
   const stdout = opts.stdout ?? process.stdout;
   const log = opts.logger;
 
   let child: ChildProcess;
   // setpriv execs the server in place: same pid, and the span identity below uses the server's own command.
   const launch = launchWithParentDeathSignal(opts.command, opts.args, log, { disabled: opts.parentDeathSignal === false });
+  const pair = await openOutputPair();
   try {
-    child = spawn(launch.command, launch.args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawn(launch.command, launch.args, { stdio: ['pipe', pair?.theirs ?? 'pipe', 'inherit'] });
   } catch (err) {
+    pair?.source.stream.destroy();
     log.error({ command: opts.command, error: (err as Error).message }, 'cannot start the server');
     return 1;
+  } finally {
+    // The child has its own copy now; ours must go, or the output would never end. destroy() closes the
+    // descriptor only: end() would shut the socket down for the child too.
+    pair?.theirs.destroy();
   }
   const spawned = await new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', (err) => resolve(err));
   });
   if (spawned) {
+    pair?.source.stream.destroy();
     log.error({ command: opts.command, error: spawned.message }, 'cannot start the server');
     return 1;
   }
   const childIn = child.stdin!;
-  const childOut = child.stdout!;
+  const childOut: ByteSource = pair?.source ?? streamSource(child.stdout!);
   const killChild = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
@@ -115,15 +124,16 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
     onError: (err) => log.debug({ error: err.message }, 'frame not recorded'),
   });
   const observe = (direction: Direction) => {
-    // `data` chunks of a pipe are fresh buffers per read that nothing writes to again: no copy needed.
-    // Large payloads are hashed by the queue, between relay reads, not by the framer during them.
-    const framer = new JsonRpcFramer({ maxFrameBytes, ownsChunks: true, hashWhileStreaming: false });
+    // Chunks are read into reused buffers, so the framer copies what it keeps, into a line store that a
+    // frame hands back once observed. Large payloads are hashed by the queue, between relay reads, not by
+    // the framer during them.
+    const framer = new JsonRpcFramer({ maxFrameBytes, hashWhileStreaming: false });
     const ctx: MessageContext = resolveParent ? { direction, scope: 'stdio', resolveParent } : { direction, scope: 'stdio' };
     return {
       chunk(chunk: Buffer) {
         const atMs = nowMs();
         for (const out of framer.push(chunk)) {
-          if (out.kind === 'frame') queue.run(out.bytes.length, () => recorder.onFrame(out.bytes, { ...ctx, atMs }));
+          if (out.kind === 'frame') queue.run(out.bytes.length, () => recorder.onFrame(out.bytes, { ...ctx, atMs }), out.release);
           else if (out.kind === 'large') queue.large(out, (frame) => recorder.onLargeFrame(frame, { ...ctx, atMs }));
           else queue.run(0, () => recorder.onOversize(out, { ...ctx, atMs }));
         }
@@ -160,7 +170,8 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   await Promise.race([outDone, new Promise((r) => setTimeout(r, 2000).unref())]);
   for (const [sig, h] of handlers) process.off(sig, h);
   process.off('exit', killChild);
-  if (stdin === process.stdin) process.stdin.pause();
+  // The tap's own stdin must not keep the process alive (the client may never close it).
+  if (!opts.stdin) stdin.stream.pause();
 
   queue.flush();
   await recorder.close();
@@ -182,7 +193,9 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
  * Copies `from` to `to` chunk by chunk, writing each chunk before it is observed, and pausing `from`
  * while `to` is full. Write errors (the reader went away) end the copy without throwing.
  */
-function relay(from: Readable, to: Writable, observer: { chunk(c: Buffer): void; end(): void }, onEnd: () => void): void {
+function relay(source: ByteSource, to: Writable, observer: { chunk(c: Buffer): void; end(): void }, onEnd: () => void): void {
+  const from = source.stream;
+  const copies = writeCopies(to);
   let ended = false;
   const finish = () => {
     if (ended) return;
@@ -195,7 +208,7 @@ function relay(from: Readable, to: Writable, observer: { chunk(c: Buffer): void;
     finish();
   });
   let waiting = false;
-  from.on('data', (chunk: Buffer) => {
+  source.onChunk((chunk: Buffer) => {
     if (!to.write(chunk) && !waiting) {
       waiting = true;
       from.pause();
@@ -204,6 +217,7 @@ function relay(from: Readable, to: Writable, observer: { chunk(c: Buffer): void;
         from.resume();
       });
     }
+    settleChunk(source, to, copies);
     observer.chunk(chunk);
   });
   from.on('end', finish);
