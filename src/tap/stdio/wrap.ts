@@ -68,6 +68,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   // setpriv execs the server in place: same pid, and the span identity below uses the server's own command.
   const launch = launchWithParentDeathSignal(opts.command, opts.args, log, { disabled: opts.parentDeathSignal === false });
   const pair = await openOutputPair();
+  if (!pair) log.debug({}, 'server stdout through a plain pipe (no socket pair here): a fresh buffer per read');
   try {
     child = spawn(launch.command, launch.args, { stdio: ['pipe', pair?.theirs ?? 'pipe', 'inherit'] });
   } catch (err) {
