@@ -1,6 +1,7 @@
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { approxBytes } from './approx-size.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
+import { initialRingCapacity, mayGrowTo } from './ring-capacity.js';
 
 /**
  * The recent store's events, oldest first, in columns.
@@ -35,7 +36,7 @@ export class EventRing {
   private refs: unknown[];
 
   constructor(private readonly maxCapacity: number) {
-    this.capacity = Math.min(INITIAL_CAPACITY, ceilPowerOfTwo(maxCapacity));
+    this.capacity = initialRingCapacity(maxCapacity);
     this.mask = this.capacity - 1;
     this.seqs = new Float64Array(this.capacity);
     this.sizes = new Float64Array(this.capacity);
@@ -244,7 +245,7 @@ export class EventRing {
   /** Doubles every column, keeping each live event at `position & newMask`. */
   private grow(): void {
     const capacity = this.capacity * 2;
-    if (capacity > ceilPowerOfTwo(this.maxCapacity) * 2) throw new Error('event ring grown past its limit (the caller evicts first)');
+    if (!mayGrowTo(capacity, this.maxCapacity)) throw new Error('event ring grown past its limit (the caller evicts first)');
     const mask = capacity - 1;
     const seqs = new Float64Array(capacity);
     const sizes = new Float64Array(capacity);
@@ -347,10 +348,3 @@ function rowBytes(event: McpTrafficEvent): number {
   return n;
 }
 
-const INITIAL_CAPACITY = 1024;
-
-function ceilPowerOfTwo(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}

@@ -1,6 +1,7 @@
 import type { Buffer } from 'node:buffer';
 import type { Attributes, InstrumentationScope } from '../receiver/otlp/span.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
+import { initialRingCapacity, mayGrowTo } from './ring-capacity.js';
 import type { StoredSpan } from './types.js';
 
 /**
@@ -50,7 +51,7 @@ export class SpanRing {
   private readonly byTrace = new Map<string, number | BigTrace>();
 
   constructor(private readonly maxCapacity: number) {
-    this.capacity = Math.min(INITIAL_CAPACITY, ceilPowerOfTwo(maxCapacity));
+    this.capacity = initialRingCapacity(maxCapacity);
     this.mask = this.capacity - 1;
     this.seqs = new Float64Array(this.capacity);
     this.sizes = new Float64Array(this.capacity);
@@ -236,7 +237,7 @@ export class SpanRing {
   /** Doubles every column, keeping each live span at `position & newMask`. */
   private grow(): void {
     const capacity = this.capacity * 2;
-    if (capacity > ceilPowerOfTwo(this.maxCapacity) * 2) throw new Error('span ring grown past its limit (the caller evicts first)');
+    if (!mayGrowTo(capacity, this.maxCapacity)) throw new Error('span ring grown past its limit (the caller evicts first)');
     const mask = capacity - 1;
     const moveTyped = <T extends Float64Array | Int32Array | Uint32Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
@@ -299,13 +300,6 @@ interface BigTrace {
 
 /** Traces with this many spans get a span-id map (below it, a chain walk is cheaper than a map entry). */
 const BIG_TRACE_SPANS = 32;
-const INITIAL_CAPACITY = 1024;
-
-function ceilPowerOfTwo(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
 
 /** Scratch for `splitSpanId`. */
 const idWords = new Uint32Array(2);
