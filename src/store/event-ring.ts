@@ -1,7 +1,7 @@
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { approxBytes } from './approx-size.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
-import { initialRingCapacity, mayGrowTo } from './ring-capacity.js';
+import { PositionRing, refColumn } from './position-ring.js';
 
 /**
  * The recent store's events, oldest first, in columns.
@@ -20,39 +20,18 @@ import { initialRingCapacity, mayGrowTo } from './ring-capacity.js';
  * Events are addressed by position like the span ring: live positions run from `head` to `tail - 1`, and
  * a position's row is `position & mask`.
  */
-export class EventRing {
-  private capacity: number;
-  private mask: number;
-  /** Position of the oldest live event. */
-  private head = 0;
-  /** Position the next event gets. */
-  tail = 0;
-
-  private seqs: Float64Array;
-  private sizes: Float64Array;
+export class EventRing extends PositionRing {
   private flags: Uint16Array;
   private numbers: Float64Array;
   private words: Uint32Array;
   private refs: unknown[];
 
-  constructor(private readonly maxCapacity: number) {
-    this.capacity = initialRingCapacity(maxCapacity);
-    this.mask = this.capacity - 1;
-    this.seqs = new Float64Array(this.capacity);
-    this.sizes = new Float64Array(this.capacity);
+  constructor(maxEvents: number) {
+    super(maxEvents);
     this.flags = new Uint16Array(this.capacity);
     this.numbers = new Float64Array(this.capacity * NUMBERS);
     this.words = new Uint32Array(this.capacity * WORDS);
-    this.refs = new Array<unknown>(this.capacity * REFS).fill(undefined);
-  }
-
-  get size(): number {
-    return this.tail - this.head;
-  }
-
-  /** Store sequence number of the oldest event, or undefined when empty. */
-  oldestSeq(): number | undefined {
-    return this.size === 0 ? undefined : this.seqs[this.head & this.mask];
+    this.refs = refColumn(this.capacity * REFS);
   }
 
   /**
@@ -60,8 +39,7 @@ export class EventRing {
    * Returns the bytes it is accounted at: the row, plus what it owns.
    */
   push(event: McpEvent, seq: number): { position: number; bytes: number } {
-    if (this.size === this.capacity) this.grow();
-    const position = this.tail++;
+    const position = this.nextPosition();
     const row = position & this.mask;
     this.seqs[row] = seq;
     const r = row * REFS;
@@ -87,11 +65,6 @@ export class EventRing {
     if (this.size === 0) return;
     const row = --this.tail & this.mask;
     this.refs.fill(undefined, row * REFS, row * REFS + REFS);
-  }
-
-  /** Position of the oldest live event (meaningful when `size > 0`). */
-  get oldest(): number {
-    return this.head;
   }
 
   kindAt(position: number): McpEvent['kind'] {
@@ -242,35 +215,11 @@ export class EventRing {
     return ROW_BYTES + approxBytes(event);
   }
 
-  /** Doubles every column, keeping each live event at `position & newMask`. */
-  private grow(): void {
-    const capacity = this.capacity * 2;
-    if (!mayGrowTo(capacity, this.maxCapacity)) throw new Error('event ring grown past its limit (the caller evicts first)');
-    const mask = capacity - 1;
-    const seqs = new Float64Array(capacity);
-    const sizes = new Float64Array(capacity);
-    const flags = new Uint16Array(capacity);
-    const numbers = new Float64Array(capacity * NUMBERS);
-    const words = new Uint32Array(capacity * WORDS);
-    const refs = new Array<unknown>(capacity * REFS).fill(undefined);
-    for (let p = this.head; p < this.tail; p++) {
-      const from = p & this.mask;
-      const to = p & mask;
-      seqs[to] = this.seqs[from]!;
-      sizes[to] = this.sizes[from]!;
-      flags[to] = this.flags[from]!;
-      numbers.set(this.numbers.subarray(from * NUMBERS, from * NUMBERS + NUMBERS), to * NUMBERS);
-      words.set(this.words.subarray(from * WORDS, from * WORDS + WORDS), to * WORDS);
-      for (let i = 0; i < REFS; i++) refs[to * REFS + i] = this.refs[from * REFS + i];
-    }
-    this.seqs = seqs;
-    this.sizes = sizes;
-    this.flags = flags;
-    this.numbers = numbers;
-    this.words = words;
-    this.refs = refs;
-    this.capacity = capacity;
-    this.mask = mask;
+  protected growColumns(capacity: number, mask: number): void {
+    this.flags = this.move(this.flags, new Uint16Array(capacity), mask);
+    this.numbers = this.move(this.numbers, new Float64Array(capacity * NUMBERS), mask, NUMBERS);
+    this.words = this.move(this.words, new Uint32Array(capacity * WORDS), mask, WORDS);
+    this.refs = this.move(this.refs, refColumn(capacity * REFS), mask, REFS);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Buffer } from 'node:buffer';
 import type { Attributes, InstrumentationScope } from '../receiver/otlp/span.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
-import { initialRingCapacity, mayGrowTo } from './ring-capacity.js';
+import { PositionRing, refColumn } from './position-ring.js';
 import type { StoredSpan } from './types.js';
 
 /**
@@ -21,16 +21,7 @@ import type { StoredSpan } from './types.js';
  * so a trace is read by walking that chain while the positions are still live; traces past
  * `BIG_TRACE_SPANS` also get a span-id map, so duplicate checks stay O(1) whatever trace a sender invents.
  */
-export class SpanRing {
-  private capacity: number;
-  private mask: number;
-  /** Position of the oldest live span. */
-  private head = 0;
-  /** Position the next span gets. */
-  tail = 0;
-
-  private seqs: Float64Array;
-  private sizes: Float64Array;
+export class SpanRing extends PositionRing {
   private offsets: Int32Array;
   private lengths: Int32Array;
   private idHigh: Uint32Array;
@@ -50,32 +41,20 @@ export class SpanRing {
   /** Trace id to the position of its newest span, or to a `BigTrace` once it holds many spans. */
   private readonly byTrace = new Map<string, number | BigTrace>();
 
-  constructor(private readonly maxCapacity: number) {
-    this.capacity = initialRingCapacity(maxCapacity);
-    this.mask = this.capacity - 1;
-    this.seqs = new Float64Array(this.capacity);
-    this.sizes = new Float64Array(this.capacity);
+  constructor(maxSpans: number) {
+    super(maxSpans);
     this.offsets = new Int32Array(this.capacity);
     this.lengths = new Int32Array(this.capacity);
     this.idHigh = new Uint32Array(this.capacity);
     this.idLow = new Uint32Array(this.capacity);
     this.previous = new Float64Array(this.capacity);
-    this.traceIds = new Array<string | undefined>(this.capacity).fill(undefined);
-    this.oddIds = new Array<string | undefined>(this.capacity).fill(undefined);
-    this.slabs = new Array<Buffer | undefined>(this.capacity).fill(undefined);
-    this.decoded = new Array<StoredSpan | undefined>(this.capacity).fill(undefined);
-    this.servers = new Array<string | undefined>(this.capacity).fill(undefined);
-    this.resources = new Array<Attributes | undefined>(this.capacity).fill(undefined);
-    this.scopes = new Array<InstrumentationScope | undefined>(this.capacity).fill(undefined);
-  }
-
-  get size(): number {
-    return this.tail - this.head;
-  }
-
-  /** Store sequence number of the oldest span, or undefined when empty. */
-  oldestSeq(): number | undefined {
-    return this.size === 0 ? undefined : this.seqs[this.head & this.mask];
+    this.traceIds = refColumn(this.capacity);
+    this.oddIds = refColumn(this.capacity);
+    this.slabs = refColumn(this.capacity);
+    this.decoded = refColumn(this.capacity);
+    this.servers = refColumn(this.capacity);
+    this.resources = refColumn(this.capacity);
+    this.scopes = refColumn(this.capacity);
   }
 
   /** Position of the span with this trace and span id, or -1. */
@@ -122,8 +101,7 @@ export class SpanRing {
    * `held` is what `lookup(span.traceId)` returned, if the caller has it; nothing may change in between.
    */
   push(span: NewSpan, held: TraceSlot | undefined = this.byTrace.get(span.traceId)): number {
-    if (this.size === this.capacity) this.grow();
-    const p = this.tail++;
+    const p = this.nextPosition();
     const slot = p & this.mask;
     const { high, low, odd } = splitSpanId(span.spanId);
     this.seqs[slot] = span.seq;
@@ -234,37 +212,19 @@ export class SpanRing {
     return wordsToHex(idWords, 0, 2);
   }
 
-  /** Doubles every column, keeping each live span at `position & newMask`. */
-  private grow(): void {
-    const capacity = this.capacity * 2;
-    if (!mayGrowTo(capacity, this.maxCapacity)) throw new Error('span ring grown past its limit (the caller evicts first)');
-    const mask = capacity - 1;
-    const moveTyped = <T extends Float64Array | Int32Array | Uint32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(capacity);
-      for (let p = this.head; p < this.tail; p++) next[p & mask] = old[p & this.mask]!;
-      return next;
-    };
-    const moveRefs = <T>(old: (T | undefined)[]): (T | undefined)[] => {
-      const next = new Array<T | undefined>(capacity).fill(undefined);
-      for (let p = this.head; p < this.tail; p++) next[p & mask] = old[p & this.mask];
-      return next;
-    };
-    this.seqs = moveTyped(this.seqs, (n) => new Float64Array(n));
-    this.sizes = moveTyped(this.sizes, (n) => new Float64Array(n));
-    this.offsets = moveTyped(this.offsets, (n) => new Int32Array(n));
-    this.lengths = moveTyped(this.lengths, (n) => new Int32Array(n));
-    this.idHigh = moveTyped(this.idHigh, (n) => new Uint32Array(n));
-    this.idLow = moveTyped(this.idLow, (n) => new Uint32Array(n));
-    this.previous = moveTyped(this.previous, (n) => new Float64Array(n));
-    this.traceIds = moveRefs(this.traceIds);
-    this.oddIds = moveRefs(this.oddIds);
-    this.slabs = moveRefs(this.slabs);
-    this.decoded = moveRefs(this.decoded);
-    this.servers = moveRefs(this.servers);
-    this.resources = moveRefs(this.resources);
-    this.scopes = moveRefs(this.scopes);
-    this.capacity = capacity;
-    this.mask = mask;
+  protected growColumns(capacity: number, mask: number): void {
+    this.offsets = this.move(this.offsets, new Int32Array(capacity), mask);
+    this.lengths = this.move(this.lengths, new Int32Array(capacity), mask);
+    this.idHigh = this.move(this.idHigh, new Uint32Array(capacity), mask);
+    this.idLow = this.move(this.idLow, new Uint32Array(capacity), mask);
+    this.previous = this.move(this.previous, new Float64Array(capacity), mask);
+    this.traceIds = this.move(this.traceIds, refColumn(capacity), mask);
+    this.oddIds = this.move(this.oddIds, refColumn(capacity), mask);
+    this.slabs = this.move(this.slabs, refColumn(capacity), mask);
+    this.decoded = this.move(this.decoded, refColumn(capacity), mask);
+    this.servers = this.move(this.servers, refColumn(capacity), mask);
+    this.resources = this.move(this.resources, refColumn(capacity), mask);
+    this.scopes = this.move(this.scopes, refColumn(capacity), mask);
   }
 }
 
