@@ -137,7 +137,15 @@ describe('alert delivery under chaos', () => {
       const chaos = Promise.all([redisChaos, daemonChaos]);
       await Promise.all([producer, chaos]);
       // Everything acknowledged must arrive.
-      await waitFor(() => [...acknowledged].every((k) => received.has(k)), 90_000, 'every acknowledged alert at the sink');
+      try {
+        await waitFor(() => [...acknowledged].every((k) => received.has(k)), 90_000, 'every acknowledged alert at the sink');
+      } catch (err) {
+        // Say which alerts never arrived and what the chaos did, so a rare failure can be diagnosed.
+        const missing = [...acknowledged].filter((k) => !received.has(k));
+        throw new Error(
+          `${(err as Error).message}: ${missing.length} of ${acknowledged.size} acknowledged alerts missing (first: ${missing.slice(0, 10).join(', ')}); ${events.join('; ')}`,
+        );
+      }
       await sleep(1000);
     } finally {
       await Promise.all(daemons.map((d) => kill(d)));
