@@ -1,5 +1,5 @@
 import type { Consumer } from '../component/component.js';
-import type { DecodedSpan } from '../receiver/otlp/span.js';
+import { materializeDeferredText, type DecodedSpan } from '../receiver/otlp/span.js';
 import { LogOnce, type Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { McpEvent } from './events.js';
@@ -56,6 +56,8 @@ export class NormalizeProcessor implements Consumer<DecodedSpan> {
       if (event) events.push(event);
       else nonMcp++;
     }
+    // With capture on the store keeps (masked) tool arguments and results: it gets them as strings.
+    if (this.opts.captureContent) for (const span of batch) materializeDeferredText(span.attributes);
     if (!this.downstream.spans.consume(batch) && this.logOnce.shouldLog('spans-refused')) {
       this.opts.logger.warn({ spans: batch.length }, 'span consumer refused a batch; spans dropped from trace queries');
     }

@@ -1,7 +1,8 @@
-import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import { Buffer, isAscii } from 'node:buffer';
+import { WireText, type AttributeValue, type Attributes, type DecodedSpan } from '../receiver/otlp/span.js';
 import type { McpCatalog, McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
 import { maskSecrets } from './mask-secrets.js';
-import { sha256Hex } from './sha256.js';
+import { sha256Hex, sha256HexOfBytes } from './sha256.js';
 import {
   GATEWAY,
   GATEWAY_EXTRA,
@@ -602,7 +603,13 @@ export const CANONICAL_FINGERPRINT_MAX_CHARS = 2048;
 
 const IS_ERROR_TRUE = /"isError"\s*:\s*true/;
 
-function payloadOfAttribute(v: AttributeValue, opts: NormalizeOptions, maxPayload: number): Payload {
+function payloadOfAttribute(value: AttributeValue, opts: NormalizeOptions, maxPayload: number): Payload {
+  let v = value;
+  if (v instanceof WireText) {
+    const fromWire = payloadOfWireText(v, opts, maxPayload);
+    if (fromWire) return fromWire;
+    v = v.text();
+  }
   if (typeof v !== 'string') return payloadOfValue(v, opts);
   const size = Buffer.byteLength(v);
   if (v.length > maxPayload) return { info: { size } };
@@ -618,6 +625,23 @@ function payloadOfAttribute(v: AttributeValue, opts: NormalizeOptions, maxPayloa
   const p = payloadOfValue(parsed.value, opts, v);
   p.info.size = size;
   return p;
+}
+
+const IS_ERROR_KEY = Buffer.from('"isError"');
+
+/**
+ * The large-payload case of `payloadOfAttribute` straight from the request bytes: the same size and
+ * fingerprint, because for ASCII the bytes are both the string's UTF-8 (what the hash and `byteLength`
+ * see) and its characters (what the length limits count). Undefined when the string is needed: content
+ * capture, non-ASCII or invalid UTF-8 bytes, a payload outside the hashed-as-sent range.
+ */
+function payloadOfWireText(t: WireText, opts: NormalizeOptions, maxPayload: number): Payload | undefined {
+  const size = t.byteLength;
+  if (opts.captureContent || size <= CANONICAL_FINGERPRINT_MAX_CHARS || size > maxPayload) return undefined;
+  const bytes = t.bytes();
+  if (!isAscii(bytes)) return undefined;
+  const info: PayloadInfo = { size, fingerprint: sha256HexOfBytes(bytes).slice(0, 32) };
+  return bytes.indexOf(IS_ERROR_KEY) >= 0 && IS_ERROR_TRUE.test(t.text()) ? { info, isError: true } : { info };
 }
 
 /** `text`: the JSON text the value was parsed from, when there is one. */

@@ -37,7 +37,10 @@ import {
   setAttribute,
 } from './decode-limits.js';
 import {
+  DEFERRED_TEXT_KEYS,
+  DEFERRED_TEXT_MIN_BYTES,
   OtlpDecodeError,
+  WireText,
   type AttributeValue,
   type Attributes,
   type DecodedSpan,
@@ -421,8 +424,11 @@ function decodeKeyValueList(r: WireReader, end: number, depth: number): { [key: 
   return values;
 }
 
-/** `KeyValue`: key = 1, value = 2 (AnyValue). Fields may come in either order. */
-function decodeKeyValue(r: WireReader, end: number, target: Attributes, depth: number): void {
+/**
+ * `KeyValue`: key = 1, value = 2 (AnyValue). Fields may come in either order. `defer`: a span's own
+ * attribute, whose long tool-call payloads may stay on the wire (`deferredText`).
+ */
+function decodeKeyValue(r: WireReader, end: number, target: Attributes, depth: number, defer = false): void {
   let key = '';
   let value: AttributeValue = null;
   while (r.pos < end) {
@@ -434,7 +440,7 @@ function decodeKeyValue(r: WireReader, end: number, target: Attributes, depth: n
       case 2: {
         expectWire(tag, WIRE_LEN, 'KeyValue', 'value');
         const valueEnd = readLenEnd(r, end, 'KeyValue', 'value');
-        value = decodeAnyValue(r, valueEnd, depth);
+        value = (defer && valueEnd - r.pos > DEFERRED_TEXT_MIN_BYTES && DEFERRED_TEXT_KEYS.has(key) && deferredText(r, valueEnd)) || decodeAnyValue(r, valueEnd, depth);
         break;
       }
       default:
@@ -444,11 +450,30 @@ function decodeKeyValue(r: WireReader, end: number, target: Attributes, depth: n
   setAttribute(target, key, value);
 }
 
+/**
+ * A span attribute's `AnyValue` that is one long `string_value` and nothing else, left undecoded (see
+ * `WireText`); undefined, with the reader not moved, for any other shape. Keys come before values in
+ * every encoder we know of; a value that arrives before its key is decoded as usual.
+ */
+function deferredText(r: WireReader, end: number): WireText | undefined {
+  const start = r.pos;
+  if (r.buf[start] !== ((1 << 3) | WIRE_LEN)) return undefined;
+  r.pos = start + 1;
+  const len = readVarint(r, end);
+  if (len !== end - r.pos) {
+    r.pos = start;
+    return undefined;
+  }
+  const text = new WireText(r.buf, r.pos, end);
+  r.pos = end;
+  return text;
+}
+
 /** Reads a `repeated KeyValue attributes` entry into `target` (attributes are depth 1). */
-function readAttributeField(r: WireReader, end: number, tag: number, target: Attributes, message: string): void {
+function readAttributeField(r: WireReader, end: number, tag: number, target: Attributes, message: string, defer = false): void {
   expectWire(tag, WIRE_LEN, message, 'attributes');
   const kvEnd = readLenEnd(r, end, message, 'attributes');
-  decodeKeyValue(r, kvEnd, target, 1);
+  decodeKeyValue(r, kvEnd, target, 1, defer);
 }
 
 /** `Resource` (resource.proto): attributes = 1, dropped_attributes_count = 2. */
@@ -691,7 +716,7 @@ function decodeSpan(
         span.endTimeUnixNano = readFixed64(r, end);
         break;
       case 9:
-        readAttributeField(r, end, tag, span.attributes, 'Span');
+        readAttributeField(r, end, tag, span.attributes, 'Span', true);
         break;
       case 11: {
         expectWire(tag, WIRE_LEN, 'Span', 'events');

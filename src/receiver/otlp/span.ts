@@ -4,8 +4,68 @@
  * epoch, which is finer than anything the detectors need, and far cheaper than bigint).
  */
 
-/** An OTLP `AnyValue`, decoded. `bytesValue` becomes a Uint8Array; int64 becomes a number. */
+import { Buffer } from 'node:buffer';
+import { OTEL } from '../../semconv/attributes.js';
+
+/**
+ * A long string attribute value left in the request body undecoded: tool arguments and results, which
+ * the pipeline only measures and fingerprints unless content capture is on. Decoding several kilobytes of
+ * UTF-8 into a string that is then only hashed (after being encoded back to UTF-8) was a fifth of the
+ * protobuf decoder's time on realistic spans; the normalizer hashes these bytes as they are instead.
+ * `text()` gives the string the decoder would have produced (invalid UTF-8 replaced by U+FFFD).
+ *
+ * Only the protobuf decoder makes these, only for the attributes in `DEFERRED_TEXT_KEYS`, and only above
+ * `DEFERRED_TEXT_MIN_BYTES`. The body is never written to after decoding, so the view stays valid.
+ */
+export class WireText {
+  constructor(
+    readonly body: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
+  /** The UTF-8 bytes (a view into the body, not a copy). */
+  bytes(): Buffer {
+    return Buffer.from(this.body.buffer, this.body.byteOffset + this.start, this.end - this.start);
+  }
+
+  text(): string {
+    return this.bytes().toString('utf8');
+  }
+
+  /** Serialisers (the admin API, logs) see the string it stands for. */
+  toJSON(): string {
+    return this.text();
+  }
+}
+
+/** Attributes whose long string values the protobuf decoder leaves as `WireText` (OTel GenAI semconv). */
+export const DEFERRED_TEXT_KEYS: ReadonlySet<string> = new Set([OTEL.genAiToolCallArguments, OTEL.genAiToolCallResult]);
+
+/**
+ * Shorter values are decoded as usual: the normalizer parses payloads up to 2048 characters to fingerprint
+ * them over canonical JSON, for which it needs the string anyway.
+ */
+export const DEFERRED_TEXT_MIN_BYTES = 2049;
+
+/** Replaces every `WireText` value in `attrs` with its string (where the text itself is kept). */
+export function materializeDeferredText(attrs: Attributes): void {
+  for (const key of DEFERRED_TEXT_KEYS) {
+    const v = attrs[key];
+    if (v instanceof WireText) attrs[key] = v.text();
+  }
+}
+
+/**
+ * An OTLP `AnyValue`, decoded. `bytesValue` becomes a Uint8Array; int64 becomes a number; a long
+ * tool-argument or -result string may be a `WireText` (see above).
+ */
 export type AttributeValue =
+  | WireText
   | string
   | number
   | boolean
