@@ -49,13 +49,24 @@ export class SpanSlabs {
   private slab: Buffer | undefined;
   private used = 0;
   private readonly placeholder: Buffer;
+  /**
+   * Exact content keys by key length, each with its whole replacement field: the same bytes for every
+   * span, so a match is one copy, and most keys are ruled out by their length alone.
+   */
+  private readonly exactByLength: (ExactContentKey[] | undefined)[] = [];
+  private readonly prefixes: readonly Buffer[];
+  private readonly shortestPrefix: number;
 
   /** @param placeholder the string value written in place of content attributes */
-  constructor(
-    private readonly keys: ContentKeys,
-    placeholder: string,
-  ) {
+  constructor(keys: ContentKeys, placeholder: string) {
     this.placeholder = Buffer.from(placeholder, 'utf8');
+    for (const key of keys.exact) {
+      const field = Buffer.allocUnsafe(key.length + this.placeholder.length + 16);
+      const length = writeKeyValue(field, 0, field.length, key, 0, key.length, this.placeholder);
+      (this.exactByLength[key.length] ??= []).push({ key, field: new Uint8Array(field.subarray(0, length)) });
+    }
+    this.prefixes = keys.prefixes;
+    this.shortestPrefix = Math.min(...keys.prefixes.map((k) => k.length));
   }
 
   /**
@@ -79,71 +90,111 @@ export class SpanSlabs {
       slab = this.slab;
       offset = this.used;
     }
-    const length = copyWithoutContent(wire, slab, offset, offset + room, this.keys, this.placeholder);
+    const length = this.copyWithoutContent(wire, slab, offset, offset + room);
     if (length < 0) return undefined;
     if (slab === this.slab) this.used += length;
     return { slab, offset, length };
   }
+
+  /**
+   * Writes `wire`'s message to `out[offset..)` with each content `KeyValue` replaced by one around the
+   * placeholder. Returns the bytes written, or -1 if the message does not parse or `limit` is reached.
+   */
+  private copyWithoutContent(wire: SpanWire, out: Buffer, offset: number, limit: number): number {
+    const src = wire.body;
+    const end = wire.end;
+    let p = wire.start;
+    let w = offset;
+    // Unchanged fields are copied in runs: one copy per stretch between content attributes.
+    let runStart = p;
+    while (p < end) {
+      const fieldStart = p;
+      // Tags and lengths below 128 are one byte: every field of a span the SDKs write, bar long values.
+      let tag = src[p]!;
+      if (tag < 0x80) p++;
+      else if ((tag = readVarint(src, p, end)) < 0) return -1;
+      else p = varintEnd;
+      let valueStart = p;
+      switch (tag & 7) {
+        case 0:
+          while (p < end && src[p]! >= 0x80) p++;
+          p++;
+          break;
+        case 1:
+          p += 8;
+          break;
+        case 2: {
+          let len = p < end ? src[p]! : 0x80;
+          if (len < 0x80) valueStart = p + 1;
+          else if ((len = readVarint(src, p, end)) < 0) return -1;
+          else valueStart = varintEnd;
+          p = valueStart + len;
+          break;
+        }
+        case 5:
+          p += 4;
+          break;
+        default:
+          return -1;
+      }
+      if (p > end) return -1;
+      if (tag !== ATTRIBUTE_TAG || !keyOf(src, valueStart, p)) continue;
+      const field = this.replacementOf(src, keyStart, keyEnd);
+      if (field === undefined) continue;
+      // Copy the run before this attribute, then its replacement.
+      const run = fieldStart - runStart;
+      let written: number;
+      if (field === AROUND_KEY) {
+        written = writeKeyValue(out, w + run, limit, src, keyStart, keyEnd, this.placeholder);
+        if (written < 0) return -1;
+      } else {
+        written = field.length;
+        if (w + run + written > limit) return -1;
+        out.set(field, w + run);
+      }
+      copyRun(src, runStart, fieldStart, out, w);
+      w += run + written;
+      runStart = p;
+    }
+    if (w + (end - runStart) > limit) return -1;
+    copyRun(src, runStart, end, out, w);
+    w += end - runStart;
+    return w - offset;
+  }
+
+  /**
+   * The replacement field for a content key: an exact key's precomputed field, `AROUND_KEY` for a prefix
+   * match (the field is then written around the key), undefined for any other key.
+   */
+  private replacementOf(src: Uint8Array, start: number, end: number): Uint8Array | undefined {
+    const len = end - start;
+    const exact = this.exactByLength[len];
+    if (exact !== undefined) {
+      for (let i = 0; i < exact.length; i++) if (bytesEqual(src, start, exact[i]!.key, len)) return exact[i]!.field;
+    }
+    if (len < this.shortestPrefix) return undefined;
+    for (const k of this.prefixes) if (k.length <= len && bytesEqual(src, start, k, k.length)) return AROUND_KEY;
+    return undefined;
+  }
 }
 
-/**
- * Writes `wire`'s message to `out[offset..)` with each content `KeyValue` re-encoded around the
- * placeholder. Returns the bytes written, or -1 if the message does not parse or `limit` is reached.
- */
-function copyWithoutContent(wire: SpanWire, out: Buffer, offset: number, limit: number, keys: ContentKeys, placeholder: Buffer): number {
-  const src = wire.body;
-  const end = wire.end;
-  let p = wire.start;
-  let w = offset;
-  // Unchanged fields are copied in runs: one copy per stretch between content attributes.
-  let runStart = p;
-  while (p < end) {
-    const fieldStart = p;
-    const tag = readVarint(src, p, end);
-    if (tag < 0) return -1;
-    p = varintEnd;
-    let valueStart = p;
-    switch (tag & 7) {
-      case 0:
-        if (readVarint(src, p, end) < 0) return -1;
-        p = varintEnd;
-        break;
-      case 1:
-        p += 8;
-        break;
-      case 2: {
-        const len = readVarint(src, p, end);
-        if (len < 0) return -1;
-        valueStart = varintEnd;
-        p = valueStart + len;
-        break;
-      }
-      case 5:
-        p += 4;
-        break;
-      default:
-        return -1;
-    }
-    if (p > end) return -1;
-    if (tag >>> 3 !== SPAN_ATTRIBUTES_FIELD || (tag & 7) !== 2) continue;
-    const key = keyOf(src, valueStart, p);
-    if (key === undefined || !isContentKey(src, key.start, key.end, keys)) continue;
-    // Flush the run before this attribute, then write its replacement.
-    const run = fieldStart - runStart;
-    const written = writeKeyValue(out, w + run, limit, src, key.start, key.end, placeholder);
-    if (written < 0) return -1;
-    copyBytes(src, runStart, fieldStart, out, w);
-    w += run + written;
-    runStart = p;
-  }
-  if (w + (end - runStart) > limit) return -1;
-  copyBytes(src, runStart, end, out, w);
-  w += end - runStart;
-  return w - offset;
+interface ExactContentKey {
+  key: Uint8Array;
+  /** The whole `Span.attributes` field that replaces the attribute. */
+  field: Uint8Array;
 }
+
+/** What `replacementOf` answers for a prefix match, whose field depends on the whole key. */
+const AROUND_KEY = new Uint8Array(0);
+
+/** `Span.attributes` as a one-byte tag: field 9, length-delimited. */
+const ATTRIBUTE_TAG = (SPAN_ATTRIBUTES_FIELD << 3) | 2;
 
 /** Set by `readVarint`: the position after the varint it read. */
 let varintEnd = 0;
+/** Set by `keyOf`: where the key it found lies. */
+let keyStart = 0;
+let keyEnd = 0;
 
 /**
  * The varint at `p` as a number (up to 2^53), or -1 if it runs past `end`; a varint longer than 10 bytes
@@ -165,39 +216,42 @@ function readVarint(buf: Uint8Array, p: number, end: number): number {
   return -2;
 }
 
-/** The key bytes of a `KeyValue` message (key = field 1), or undefined. */
-function keyOf(buf: Uint8Array, start: number, end: number): { start: number; end: number } | undefined {
+/** Finds the key bytes of a `KeyValue` message (key = field 1) into `keyStart` and `keyEnd`; false if none. */
+function keyOf(buf: Uint8Array, start: number, end: number): boolean {
+  // The SDKs write the key first, and keys are short: tag 0x0a and a one-byte length.
+  if (start + 1 < end && buf[start] === 0x0a && buf[start + 1]! < 0x80) {
+    keyStart = start + 2;
+    keyEnd = keyStart + buf[start + 1]!;
+    return keyEnd <= end;
+  }
   let p = start;
   while (p < end) {
     const tag = readVarint(buf, p, end);
-    if (tag < 0) return undefined;
+    if (tag < 0) return false;
     p = varintEnd;
     if ((tag & 7) !== 2) {
       // KeyValue has only length-delimited fields; anything else is skipped by its wire type.
       if ((tag & 7) === 0) {
-        if (readVarint(buf, p, end) < 0) return undefined;
+        if (readVarint(buf, p, end) < 0) return false;
         p = varintEnd;
       } else if ((tag & 7) === 1) p += 8;
       else if ((tag & 7) === 5) p += 4;
-      else return undefined;
+      else return false;
       continue;
     }
     const len = readVarint(buf, p, end);
-    if (len < 0 || varintEnd + len > end) return undefined;
+    if (len < 0 || varintEnd + len > end) return false;
     p = varintEnd + len;
-    if (tag >>> 3 === 1) return { start: varintEnd, end: p };
+    if (tag >>> 3 === 1) {
+      keyStart = varintEnd;
+      keyEnd = p;
+      return true;
+    }
   }
-  return undefined;
-}
-
-function isContentKey(buf: Uint8Array, start: number, end: number, keys: ContentKeys): boolean {
-  const len = end - start;
-  for (const k of keys.exact) if (k.length === len && bytesEqual(buf, start, k, k.length)) return true;
-  for (const k of keys.prefixes) if (k.length <= len && bytesEqual(buf, start, k, k.length)) return true;
   return false;
 }
 
-function bytesEqual(buf: Uint8Array, start: number, k: Buffer, n: number): boolean {
+function bytesEqual(buf: Uint8Array, start: number, k: Uint8Array, n: number): boolean {
   for (let i = 0; i < n; i++) if (buf[start + i] !== k[i]) return false;
   return true;
 }
@@ -210,7 +264,7 @@ function writeKeyValue(out: Buffer, w: number, limit: number, src: Uint8Array, k
   const total = 1 + varintSize(kvLen) + kvLen;
   if (w + total > limit) return -1;
   let p = w;
-  out[p++] = (SPAN_ATTRIBUTES_FIELD << 3) | 2;
+  out[p++] = ATTRIBUTE_TAG;
   p = writeVarint(out, p, kvLen);
   out[p++] = (1 << 3) | 2; // KeyValue.key
   p = writeVarint(out, p, keyLen);
@@ -244,14 +298,18 @@ function writeVarint(out: Buffer, p: number, n: number): number {
 }
 
 /** Below this, a loop is cheaper than creating the view that `set` needs (keys, short runs). */
-const SMALL_COPY_BYTES = 64;
+const SMALL_COPY_BYTES = 40;
+
+/**
+ * Copies `src[start, end)` to `out[at..)`. The view is a plain Uint8Array: a Buffer's `subarray` makes a
+ * Buffer, which costs more to construct.
+ */
+function copyRun(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
+  const n = end - start;
+  if (n >= SMALL_COPY_BYTES) out.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
+  else copyBytes(src, start, end, out, at);
+}
 
 function copyBytes(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
-  const n = end - start;
-  if (n <= 0) return;
-  if (n < SMALL_COPY_BYTES) {
-    for (let i = 0; i < n; i++) out[at + i] = src[start + i]!;
-  } else {
-    out.set(src.subarray(start, end), at);
-  }
+  for (let i = 0, n = end - start; i < n; i++) out[at + i] = src[start + i]!;
 }
