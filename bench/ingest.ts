@@ -14,16 +14,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { makeMcpSpans, toJson, toProtobuf } from '../test/helpers/mcp-spans.js';
 import { measureCeilings, type Body, type CeilingResult } from './ceilings.js';
 import type { LoadPlan, LoadResult } from './load-generator.js';
 import { cpuSplit, rssBytes, scrape, sum, type Sample } from './probes.js';
 
-const REPO_ROOT = join(import.meta.dirname, '..');
+/**
+ * `npm run bench` runs this file compiled (dist-bench/bench/ingest.js, see tsconfig.bench.json), because the
+ * in-process ceilings measure mcpwatch's own decoders: loaded through tsx, every imported binding becomes a
+ * getter and our code ran ~30% slower than the daemon runs it. Run as a .ts file (tsx) it still works.
+ */
+const COMPILED = extname(import.meta.filename) === '.js';
+const REPO_ROOT = findRepoRoot(import.meta.dirname);
 const DAEMON_BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'bin.js');
-const LOAD_GENERATOR = join(REPO_ROOT, 'bench', 'load-generator.ts');
+const LOAD_GENERATOR = join(import.meta.dirname, COMPILED ? 'load-generator.js' : 'load-generator.ts');
+const LOAD_GENERATOR_ARGS = COMPILED ? [LOAD_GENERATOR] : ['--import', 'tsx', LOAD_GENERATOR];
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
 const BODY_COUNT = 50;
@@ -258,7 +265,7 @@ async function runPhase(spec: PhaseSpec, daemon: RunningDaemon, bodyDir: string,
     graceMs: spec.graceMs,
   };
   writeFileSync(planPath, JSON.stringify(plan));
-  const gen = spawn(process.execPath, ['--import', 'tsx', LOAD_GENERATOR, planPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const gen = spawn(process.execPath, [...LOAD_GENERATOR_ARGS, planPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -335,6 +342,14 @@ async function runPhase(spec: PhaseSpec, daemon: RunningDaemon, bodyDir: string,
 function round(x: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** The nearest folder at or above `dir` that holds package.json (the bench runs from bench/ or dist-bench/bench/). */
+function findRepoRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) throw new Error(`no package.json above ${dir}`);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
