@@ -44,7 +44,7 @@ type PathSegment = string | number;
  * A shape problem found somewhere below the request root. Each level that iterates an array adds its
  * own segments on the way out, so the hot path never builds path strings for input that is fine.
  */
-class JsonShapeError extends Error {
+export class JsonShapeError extends Error {
   readonly segments: PathSegment[];
   constructor(segment: PathSegment, readonly problem: string) {
     super(problem);
@@ -107,11 +107,11 @@ function optionalString(obj: JsonObject, camel: string, snake: string): string |
 }
 
 /** proto3 strings have no presence: an empty string means "not set". */
-function nonEmpty(value: string | undefined): string | undefined {
+export function nonEmpty(value: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
-function isIntegerString(text: string): boolean {
+export function isIntegerString(text: string): boolean {
   const start = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
   if (text.length === start || text.length - start > 20) return false;
   for (let i = start; i < text.length; i++) {
@@ -122,7 +122,7 @@ function isIntegerString(text: string): boolean {
 }
 
 /** int64 / uint64 / fixed64 in proto3 JSON: a decimal string or a JSON number holding an integer. */
-function int64Value(value: unknown, name: string, unsigned: boolean): number {
+export function int64Value(value: unknown, name: string, unsigned: boolean): number {
   let n: number;
   if (typeof value === 'number') n = value;
   else if (typeof value === 'string' && isIntegerString(value)) n = Number(value);
@@ -138,7 +138,7 @@ function optionalTime(obj: JsonObject, camel: string, snake: string): number {
 }
 
 /** double in proto3 JSON: a number, or a string holding a number, "NaN", "Infinity" or "-Infinity". */
-function doubleValue(value: unknown): number {
+export function doubleValue(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') {
     if (value === 'NaN') return Number.NaN;
@@ -150,7 +150,7 @@ function doubleValue(value: unknown): number {
   throw new JsonShapeError('doubleValue', 'expected a number');
 }
 
-const SPAN_KIND_NAMES: Readonly<Record<string, number>> = {
+export const SPAN_KIND_NAMES: Readonly<Record<string, number>> = {
   SPAN_KIND_UNSPECIFIED: 0,
   SPAN_KIND_INTERNAL: 1,
   SPAN_KIND_SERVER: 2,
@@ -159,14 +159,14 @@ const SPAN_KIND_NAMES: Readonly<Record<string, number>> = {
   SPAN_KIND_CONSUMER: 5,
 };
 
-const STATUS_CODE_NAMES: Readonly<Record<string, number>> = {
+export const STATUS_CODE_NAMES: Readonly<Record<string, number>> = {
   STATUS_CODE_UNSET: 0,
   STATUS_CODE_OK: 1,
   STATUS_CODE_ERROR: 2,
 };
 
 /** An enum: an integer per the OTLP spec, or (leniently) the value's name or a decimal string. */
-function enumValue(obj: JsonObject, name: string, names: Readonly<Record<string, number>>): number {
+export function enumValue(obj: JsonObject, name: string, names: Readonly<Record<string, number>>): number {
   const value = obj[name];
   if (value === undefined || value === null) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
@@ -181,7 +181,7 @@ function enumValue(obj: JsonObject, name: string, names: Readonly<Record<string,
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /** bytes in proto3 JSON: standard or URL-safe base64, padded or not. */
-function bytesValue(value: unknown): Uint8Array {
+export function bytesValue(value: unknown): Uint8Array {
   if (typeof value !== 'string' || !BASE64.test(value)) throw new JsonShapeError('bytesValue', 'expected a base64 string');
   const decoded = Buffer.from(value, 'base64');
   // A plain Uint8Array, as the protobuf decoder returns, not a Buffer.
@@ -191,7 +191,7 @@ function bytesValue(value: unknown): Uint8Array {
 }
 
 /** Why a hex id is unusable, or its lower-case form. `bytes` is the id's binary length. */
-function hexId(value: unknown, bytes: number, name: string): { id: string } | { problem: string } {
+export function hexId(value: unknown, bytes: number, name: string): { id: string } | { problem: string } {
   if (value === undefined) return { problem: idLengthProblem(name, bytes, 0) };
   if (typeof value !== 'string') return { problem: `${name} must be a hex string` };
   if (value.length !== bytes * 2) {
