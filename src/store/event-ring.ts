@@ -14,6 +14,10 @@ import { PositionRing, refColumn } from './position-ring.js';
  * shared array (method, tool, session, server identity and the like are shared with other events, so a row
  * usually owns no object at all). The event is rebuilt when a query returns it.
  *
+ * Packing runs once per stored event on the ingest path, so it reads each field by name (the normalizer's
+ * few event shapes keep those loads cheap, where a loop over field names was not) and counts own keys with
+ * `for...in` instead of allocating `Object.keys`.
+ *
  * Events that do not fit the row exactly (other kinds, captured content, ids or fingerprints that are not
  * lowercase hex, fields the row does not know) are kept as they are, in the row's object slot.
  *
@@ -25,6 +29,9 @@ export class EventRing extends PositionRing {
   private numbers: Float64Array;
   private words: Uint32Array;
   private refs: unknown[];
+  /** The client record rows share (see `shared`), and its `approxBytes`. */
+  private lastClient: McpTrafficEvent['client'];
+  private lastClientBytes = 0;
 
   constructor(maxEvents: number) {
     super(maxEvents);
@@ -47,7 +54,7 @@ export class EventRing extends PositionRing {
     refs[r + REF_KIND] = event.kind;
     refs[r + REF_SERVER_ID] = event.server.id;
     refs[r + REF_SERVER_NAME] = event.server.name;
-    const bytes = event.kind === 'mcp' && this.packMcp(event, row) ? rowBytes(event) : this.keepWhole(event, row);
+    const bytes = event.kind === 'mcp' && this.packMcp(event, row) ? rowBytes(event, this.lastClientBytes) : this.keepWhole(event, row);
     this.sizes[row] = bytes;
     return { position, bytes };
   }
@@ -81,12 +88,12 @@ export class EventRing extends PositionRing {
 
   /** The method of an MCP event as it was when pushed (undefined for other kinds). */
   methodAt(position: number): string | undefined {
-    return this.refs[(position & this.mask) * REFS + FIELD_INDEX.method] as string | undefined;
+    return this.refs[(position & this.mask) * REFS + REF_METHOD] as string | undefined;
   }
 
   /** The tool of an MCP event as it was when pushed (undefined for other kinds). */
   toolAt(position: number): string | undefined {
-    return this.refs[(position & this.mask) * REFS + FIELD_INDEX.tool] as string | undefined;
+    return this.refs[(position & this.mask) * REFS + REF_TOOL] as string | undefined;
   }
 
   timeAt(position: number): number {
@@ -104,13 +111,13 @@ export class EventRing extends PositionRing {
     const n = row * NUMBERS;
     const w = row * WORDS;
     const f = this.flags[row]!;
-    const traceId = this.refs[r + FIELD_INDEX.traceId] as string;
+    const traceId = wordsToHex(this.words, w + W_TRACE, 4);
     const spanId = wordsToHex(this.words, w + W_SPAN, 2);
     const event = { kind: 'mcp', id: `${traceId}:${spanId}`, time: this.numbers[n + NUM_TIME]!, traceId, spanId } as McpTrafficEvent;
     const target = event as unknown as Record<string, unknown>;
-    for (let i = 0; i < REF_FIELDS.length; i++) {
+    for (let i = 0; i < REF_FIELDS; i++) {
       const value = this.refs[r + i];
-      if (value !== undefined) target[REF_FIELDS[i]!] = value;
+      if (value !== undefined) target[REF_NAMES[i]!] = value;
     }
     if (f & F_PARENT) event.parentSpanId = wordsToHex(this.words, w + W_PARENT, 2);
     if (f & F_DURATION) event.durationMs = this.numbers[n + NUM_DURATION]!;
@@ -129,15 +136,17 @@ export class EventRing extends PositionRing {
 
   /** Writes an MCP event into its row; false (row left for `keepWhole`) when it does not fit exactly. */
   private packMcp(event: McpTrafficEvent, row: number): boolean {
+    const { id, traceId, spanId, time } = event;
+    if (typeof traceId !== 'string' || typeof spanId !== 'string' || typeof id !== 'string' || typeof time !== 'number') return false;
     const n = row * NUMBERS;
     const w = row * WORDS;
     const words = this.words;
-    if (typeof event.traceId !== 'string' || typeof event.spanId !== 'string') return false;
-    if (!hexToWords(event.spanId, 2, words, w + W_SPAN) || event.id !== `${event.traceId}:${event.spanId}`) return false;
-    if (typeof event.time !== 'number') return false;
-    // kind, id, time and spanId are accounted for here, traceId with the references below; every other
-    // own key must be one the row keeps.
-    let keys = 4;
+    if (!hexToWords(traceId, 4, words, w + W_TRACE) || !hexToWords(spanId, 2, words, w + W_SPAN)) return false;
+    // The id must be `${traceId}:${spanId}`, checked without building that string.
+    const cut = traceId.length;
+    if (id.length !== cut + 1 + spanId.length || id.charCodeAt(cut) !== 0x3a || !id.startsWith(traceId) || !id.endsWith(spanId)) return false;
+    // kind, id, time, traceId and spanId are accounted for here; every other own key must be one the row keeps.
+    let keys = 5;
     let f = 0;
     if (event.parentSpanId !== undefined) {
       if (!hexToWords(event.parentSpanId, 2, words, w + W_PARENT)) return false;
@@ -170,19 +179,54 @@ export class EventRing extends PositionRing {
     }
     const r = row * REFS;
     const refs = this.refs;
-    const source = event as unknown as Record<string, unknown>;
-    for (let i = 0; i < REF_FIELDS.length; i++) {
-      const value = source[REF_FIELDS[i]!];
-      refs[r + i] = value;
-      if (value !== undefined) keys++;
-    }
-    if (Object.keys(event).length !== keys) {
-      refs.fill(undefined, r, r + REF_FIELDS.length);
+    keys += keep(refs, r + REF_SERVER, event.server);
+    keys += keep(refs, r + REF_FLAVOUR, event.flavour);
+    keys += keep(refs, r + REF_METHOD, event.method);
+    keys += keep(refs, r + REF_MESSAGE_TYPE, event.messageType);
+    keys += keep(refs, r + REF_SIDE, event.side);
+    keys += keep(refs, r + REF_DIRECTION, event.direction);
+    keys += keep(refs, r + REF_TOOL, event.tool);
+    keys += keep(refs, r + REF_PROMPT, event.prompt);
+    keys += keep(refs, r + REF_RESOURCE_URI, event.resourceUri);
+    keys += keep(refs, r + REF_REQUEST_ID, event.requestId);
+    keys += keep(refs, r + REF_SESSION_ID, event.sessionId);
+    keys += keep(refs, r + REF_CORRELATION_KEY, event.correlationKey);
+    keys += keep(refs, r + REF_PROTOCOL_VERSION, event.protocolVersion);
+    keys += keep(refs, r + REF_ERA, event.era);
+    keys += keep(refs, r + REF_TRANSPORT, event.transport);
+    keys += keep(refs, r + REF_CLIENT, event.client === undefined ? undefined : this.shared(event.client));
+    keys += keep(refs, r + REF_OUTCOME, event.outcome);
+    keys += keep(refs, r + REF_ERROR_TYPE, event.errorType);
+    keys += keep(refs, r + REF_NOTIFICATION, event.notification);
+    keys += keep(refs, r + REF_CATALOG, event.catalog);
+    if (ownKeys(event) !== keys) {
+      refs.fill(undefined, r, r + REF_FIELDS);
       return false;
     }
-    this.numbers[n + NUM_TIME] = event.time;
+    this.numbers[n + NUM_TIME] = time;
     this.flags[row] = f;
     return true;
+  }
+
+  /**
+   * The client record to keep: the previous event's when it is equal. The normalizer makes one per event,
+   * all alike for a connection; keeping each would retain one small object per stored event.
+   */
+  private shared(client: NonNullable<McpTrafficEvent['client']>): NonNullable<McpTrafficEvent['client']> {
+    const last = this.lastClient;
+    if (client === last) return last;
+    if (
+      last !== undefined &&
+      client.name === last.name &&
+      client.version === last.version &&
+      client.address === last.address &&
+      ownKeys(client) === ownKeys(last)
+    ) {
+      return last;
+    }
+    this.lastClient = client;
+    this.lastClientBytes = approxBytes(client);
+    return client;
   }
 
   /** Size and fingerprint bits of a payload written to the row, or -1 if it holds anything else. */
@@ -200,7 +244,7 @@ export class EventRing extends PositionRing {
       bits |= P_FINGERPRINT;
       keys++;
     }
-    return Object.keys(p).length === keys ? bits : -1;
+    return ownKeys(p) === keys ? bits : -1;
   }
 
   private keepWhole(event: McpEvent, row: number): number {
@@ -208,8 +252,8 @@ export class EventRing extends PositionRing {
     this.refs[r + REF_WHOLE] = event;
     // The method and tool slots serve as index keys as they were at insertion; `read` ignores them here.
     if (event.kind === 'mcp') {
-      this.refs[r + FIELD_INDEX.method] = event.method;
-      this.refs[r + FIELD_INDEX.tool] = event.tool;
+      this.refs[r + REF_METHOD] = event.method;
+      this.refs[r + REF_TOOL] = event.tool;
     }
     this.flags[row] = 0;
     return ROW_BYTES + approxBytes(event);
@@ -223,10 +267,9 @@ export class EventRing extends PositionRing {
   }
 }
 
-/** Fields of an MCP event kept as references, in row order. */
-const REF_FIELDS = [
+/** Fields of an MCP event kept as references, in row order (`read` sets them in this order). */
+const REF_NAMES = [
   'server',
-  'traceId',
   'flavour',
   'method',
   'messageType',
@@ -248,10 +291,30 @@ const REF_FIELDS = [
   'catalog',
 ] as const satisfies readonly (keyof McpTrafficEvent)[];
 
-const FIELD_INDEX = Object.fromEntries(REF_FIELDS.map((name, i) => [name, i])) as Record<(typeof REF_FIELDS)[number], number>;
+const REF_SERVER = 0;
+const REF_FLAVOUR = 1;
+const REF_METHOD = 2;
+const REF_MESSAGE_TYPE = 3;
+const REF_SIDE = 4;
+const REF_DIRECTION = 5;
+const REF_TOOL = 6;
+const REF_PROMPT = 7;
+const REF_RESOURCE_URI = 8;
+const REF_REQUEST_ID = 9;
+const REF_SESSION_ID = 10;
+const REF_CORRELATION_KEY = 11;
+const REF_PROTOCOL_VERSION = 12;
+const REF_ERA = 13;
+const REF_TRANSPORT = 14;
+const REF_CLIENT = 15;
+const REF_OUTCOME = 16;
+const REF_ERROR_TYPE = 17;
+const REF_NOTIFICATION = 18;
+const REF_CATALOG = 19;
+const REF_FIELDS = REF_NAMES.length;
 
 /** After the fields: index keys as at insertion, the kind, and the whole event when it has no row form. */
-const REF_SERVER_ID = REF_FIELDS.length;
+const REF_SERVER_ID = REF_FIELDS;
 const REF_SERVER_NAME = REF_SERVER_ID + 1;
 const REF_KIND = REF_SERVER_NAME + 1;
 const REF_WHOLE = REF_KIND + 1;
@@ -264,12 +327,13 @@ const NUM_ARG_SIZE = 3;
 const NUM_RESULT_SIZE = 4;
 const NUMBERS = 5;
 
-/** Word offsets in a row: span id, parent span id (2 words each), argument and result fingerprints (4 each). */
-const W_SPAN = 0;
-const W_PARENT = 2;
-const W_ARG_FP = 4;
-const W_RESULT_FP = 8;
-const WORDS = 12;
+/** Word offsets in a row: trace id (4 words), span id, parent span id (2 each), argument and result fingerprints (4 each). */
+const W_TRACE = 0;
+const W_SPAN = 4;
+const W_PARENT = 6;
+const W_ARG_FP = 8;
+const W_RESULT_FP = 12;
+const WORDS = 16;
 
 const F_PARENT = 1;
 const F_DURATION = 2;
@@ -289,11 +353,26 @@ const P_FINGERPRINT = 2;
 const ROW_BYTES = 8 * (2 + NUMBERS + REFS) + 2 + 4 * WORDS + 8 * 5;
 
 /** A packed event's row plus what only it refers to (shared strings and server identities are not counted). */
-function rowBytes(event: McpTrafficEvent): number {
+function rowBytes(event: McpTrafficEvent, clientBytes: number): number {
   let n = ROW_BYTES + event.correlationKey.length;
-  if (event.client !== undefined) n += approxBytes(event.client);
+  if (event.client !== undefined) n += clientBytes;
   if (event.notification !== undefined) n += approxBytes(event.notification);
   if (event.catalog !== undefined) n += approxBytes(event.catalog);
   return n;
 }
 
+/** Writes a field to its reference slot; 1 if it is present (an own key the row accounts for), else 0. */
+function keep(refs: unknown[], at: number, value: unknown): number {
+  refs[at] = value;
+  return value === undefined ? 0 : 1;
+}
+
+/**
+ * Enumerable keys of a plain object, counted without the array `Object.keys` makes. Inherited enumerable
+ * keys count too, which can only make an object look like it does not fit a row.
+ */
+function ownKeys(o: object): number {
+  let n = 0;
+  for (const _ in o) n++;
+  return n;
+}
