@@ -3,6 +3,7 @@ import { createConnection, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SinkConsumer, type Consumer } from '../../src/component/component.js';
+import { decodeJsonTraces } from '../../src/receiver/otlp/decode-json.js';
 import { otlpReceiverFactory } from '../../src/receiver/otlp/factory.js';
 import type { OtlpHttpReceiver } from '../../src/receiver/otlp/receiver.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
@@ -94,6 +95,91 @@ describe('OtlpHttpReceiver: accepted requests', () => {
     expect(answer.partialSuccess?.errorMessage).toMatch(/trace/i);
     expect((next as SinkConsumer<DecodedSpan>).items.map((s) => s.traceId)).toEqual(['5b8efff798038103d269b633813fc60c']);
     expect(await metricSum(metrics, 'mcpwatch_receiver_refused_spans_total', { reason: 'invalid_span' })).toBe(1);
+  });
+});
+
+describe('OtlpHttpReceiver: reading bodies', () => {
+  /** Trace id, span id and tool arguments of every span, to compare what arrived with what was sent. */
+  const fingerprint = (items: readonly DecodedSpan[]) => items.map((s) => `${s.traceId}/${s.spanId}/${String(s.attributes['gen_ai.tool.call.arguments'] ?? '')}`);
+  const expected = (body: string) => fingerprint(decodeJsonTraces(body).spans);
+
+  /**
+   * Sends raw bytes on a new connection and collects everything the receiver writes until it closes. The
+   * socket is not half-closed: node:http drops pipelined requests it has not answered when the client ends.
+   */
+  const rawExchange = (port: number, bytes: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(bytes));
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.once('close', () => resolve(answer));
+      socket.once('error', reject);
+    });
+
+  it('decodes a chunked JSON body (no Content-Length) sent in many small pieces', async () => {
+    const { port, next } = await startReceiver();
+    const body = toJson(makeMcpSpans({ count: 60, seed: 11, argBytes: [2000, 9000] }));
+    expect(body.length).toBeGreaterThan(200_000);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/traces', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.once('error', reject);
+      for (let at = 0; at < body.length; at += 3000) req.write(body.slice(at, at + 3000));
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(fingerprint((next as SinkConsumer<DecodedSpan>).items)).toEqual(expected(body));
+  });
+
+  it('reads exactly Content-Length bytes: what follows is the next request on the connection', async () => {
+    const { port, next } = await startReceiver();
+    const second = toJson(makeMcpSpans({ count: 3, seed: 12 }));
+    const request = (body: string, last: boolean) =>
+      `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${last ? 'Connection: close\r\n' : ''}\r\n${body}`;
+    const answer = await rawExchange(port, Buffer.from(request(JSON_BODY, false) + request(second, true)));
+    expect(answer.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+    expect(fingerprint((next as SinkConsumer<DecodedSpan>).items)).toEqual([...expected(JSON_BODY), ...expected(second)]);
+  });
+
+  it('does not append bytes past Content-Length to the body: the declared body is decoded, the rest refused as HTTP', async () => {
+    const { port, next } = await startReceiver();
+    const head = `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON_BODY)}\r\n\r\n`;
+    const answer = await rawExchange(port, Buffer.from(`${head}${JSON_BODY}{"more": "bytes than declared"}`));
+    // The parser answers the surplus (not a request line) 400 at once and closes; the body's slice runs after.
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    const sink = next as SinkConsumer<DecodedSpan>;
+    for (let i = 0; i < 50 && sink.items.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(fingerprint(sink.items)).toEqual(expected(JSON_BODY));
+  });
+
+  it('decodes bodies of different sizes one after another on one connection as sent (reused buffers)', async () => {
+    const { url, next, metrics } = await startReceiver();
+    const bodies = [
+      toJson(makeMcpSpans({ count: 80, seed: 21, argBytes: [3000, 9000] })),
+      toJson(makeMcpSpans({ count: 5, seed: 22 })),
+      toJson(makeMcpSpans({ count: 70, seed: 23, argBytes: [3000, 9000] })),
+      JSON_BODY,
+    ];
+    for (const body of bodies) expect((await post(url, body, { 'content-type': 'application/json' })).status).toBe(200);
+    expect(fingerprint((next as SinkConsumer<DecodedSpan>).items)).toEqual(bodies.flatMap(expected));
+    expect(await metricSum(metrics, 'mcpwatch_receiver_inflight_bytes')).toBe(0);
+  });
+
+  it('survives a client that aborts mid-body, and the next request is decoded as sent', async () => {
+    const { port, url, next, metrics } = await startReceiver();
+    const body = Buffer.from(toJson(makeMcpSpans({ count: 40, seed: 31, argBytes: [3000, 9000] })));
+    const head = `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    socket.write(Buffer.concat([Buffer.from(head), body.subarray(0, body.length >> 1)]));
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await metricSum(metrics, 'mcpwatch_receiver_inflight_requests')).toBe(0);
+    expect((await post(url, JSON_BODY, { 'content-type': 'application/json' })).status).toBe(200);
+    expect(fingerprint((next as SinkConsumer<DecodedSpan>).items)).toEqual(expected(JSON_BODY));
   });
 });
 

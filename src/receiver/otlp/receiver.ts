@@ -15,7 +15,7 @@ import {
   encodeStatusJson,
   encodeStatusProtobuf,
 } from './encode-response.js';
-import { readBody, type ContentEncoding } from './read-body.js';
+import { BodyBufferPool, readBody, type ContentEncoding } from './read-body.js';
 import { OtlpDecodeError, type DecodedSpan, type DecodedTraces } from './span.js';
 
 /** What the handler needs to answer once a body has been decoded and handed on. */
@@ -25,6 +25,12 @@ interface IngestOutcome {
   rejectedSpans: number;
   rejectReason?: string | undefined;
 }
+
+/**
+ * Most bytes of unused JSON body buffers kept for reuse: enough for the bodies of 16 busy connections at
+ * 512 KiB-1 MiB each (see `BodyBufferPool`).
+ */
+const JSON_BODY_POOL_BYTES = 16 * 1024 * 1024;
 
 /** The only path this receiver serves (OTLP/HTTP default path for traces). */
 export const TRACES_PATH = '/v1/traces';
@@ -73,6 +79,7 @@ export class OtlpHttpReceiver implements Component {
   private shutdownPromise?: Promise<void>;
   private readonly token: string | undefined;
   private readonly slices: TimeSlicedRunner;
+  private readonly jsonBodies = new BodyBufferPool(JSON_BODY_POOL_BYTES);
 
   constructor(
     private readonly settings: CreateSettings,
@@ -199,7 +206,10 @@ export class OtlpHttpReceiver implements Component {
       admitted = true;
       counted = declared;
       this.track(1, declared);
-      const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes);
+      const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes, {
+        declaredLength: declared,
+        pool: encoding === 'json' ? this.jsonBodies : undefined,
+      });
       const bodyBytes = body.length;
       this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, bodyBytes);
       // Chunked or gzip bodies hold more than they declared; later admissions see what is really held.
@@ -235,8 +245,15 @@ export class OtlpHttpReceiver implements Component {
    * each instead of 0.4 MB, and throughput fell by 40% (in-process: 55k against 91k spans per CPU second).
    */
   private ingest(encoding: Encoding, body: Buffer): IngestOutcome {
-    const traces = decode(encoding, body);
-    const taken = traces.spans.length === 0 || this.next.consume(traces.spans, { bytes: body.length });
+    const bytes = body.length;
+    let traces: DecodedTraces;
+    try {
+      traces = decode(encoding, body);
+    } finally {
+      // Nothing decoded from JSON refers to its text, so the buffer can serve the next body.
+      if (encoding === 'json') this.jsonBodies.give(body);
+    }
+    const taken = traces.spans.length === 0 || this.next.consume(traces.spans, { bytes });
     return { taken, spans: traces.spans.length, rejectedSpans: traces.rejectedSpans, rejectReason: traces.rejectReason };
   }
 
