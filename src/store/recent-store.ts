@@ -151,7 +151,7 @@ export class RecentStore implements RecentStoreReader {
     for (const decoded of batch) {
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
       const held = this.spans.lookup(decoded.traceId);
-      if (this.spans.findIn(held, decoded.spanId) >= 0) continue;
+      if (this.spans.findIn(held, decoded.traceId, decoded.spanId) >= 0) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;

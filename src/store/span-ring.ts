@@ -2,6 +2,7 @@ import type { Buffer } from 'node:buffer';
 import type { Attributes, InstrumentationScope } from '../receiver/otlp/span.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
 import { PositionRing, refColumn } from './position-ring.js';
+import { EMPTY, TraceTable } from './trace-table.js';
 import type { StoredSpan } from './types.js';
 
 /**
@@ -10,27 +11,32 @@ import type { StoredSpan } from './types.js';
  * Each span used to be an entry object, a byte-range object and a span-id string, plus a slot in a
  * per-trace queue. With 200k spans held, those were ~600k long-lived objects that every young-generation
  * collection copied twice and every full collection marked again. Here a span is one slot across typed
- * arrays (sequence, size, byte range, span id as two 32-bit halves, link to the previous span of its
+ * arrays (sequence, size, byte range, trace and span id as 32-bit words, link to the previous span of its
  * trace) and a few reference columns that point at objects shared with other spans (the slab, the
- * request's resource and scope, the interned trace id and server name). Only spans kept decoded (JSON
- * spans, or captured content) still own an object.
+ * request's resource and scope, the server name). Only spans kept decoded (JSON spans, or captured
+ * content) still own an object.
  *
  * Spans are addressed by position: the count of spans pushed before them. Live positions run from
  * `head` (oldest) to `tail - 1` (newest); a position's slot is `position & mask`, and the arrays grow by
  * doubling up to the store's span limit. Each span links to the previous span of its trace by position,
  * so a trace is read by walking that chain while the positions are still live; traces past
  * `BIG_TRACE_SPANS` also get a span-id map, so duplicate checks stay O(1) whatever trace a sender invents.
+ *
+ * Trace ids of 32 lowercase hex digits (all the receivers produce) are indexed by their words in a
+ * `TraceTable`; any other trace id the store is handed is kept as a string and indexed in a `Map`.
  */
 export class SpanRing extends PositionRing {
   private offsets: Int32Array;
   private lengths: Int32Array;
   private idHigh: Uint32Array;
   private idLow: Uint32Array;
+  private traceWords: Uint32Array;
   /** Position of the previous span of the same trace, or -1. */
   private previous: Float64Array;
 
-  private traceIds: (string | undefined)[];
-  /** Span ids that are not 16 lowercase hex digits (never from the receivers, but the store accepts them). */
+  /** Trace ids that are not 32 lowercase hex digits (never from the receivers, but the store accepts them). */
+  private oddTraceIds: (string | undefined)[];
+  /** Span ids that are not 16 lowercase hex digits (likewise). */
   private oddIds: (string | undefined)[];
   private slabs: (Buffer | undefined)[];
   private decoded: (StoredSpan | undefined)[];
@@ -38,8 +44,18 @@ export class SpanRing extends PositionRing {
   private resources: (Attributes | undefined)[];
   private scopes: (InstrumentationScope | undefined)[];
 
-  /** Trace id to the position of its newest span, or to a `BigTrace` once it holds many spans. */
-  private readonly byTrace = new Map<string, number | BigTrace>();
+  /** Hex trace ids to their trace's entry (see `TraceEntry`). */
+  private readonly byTrace = new TraceTable();
+  /** The same for other trace ids. */
+  private readonly byOddTrace = new Map<string, number>();
+  /** Span ids of traces past `BIG_TRACE_SPANS`, by trace id. */
+  private readonly bigTraces = new Map<string, Map<string, number>>();
+
+  /** The trace id `lookup` was last asked about, its words, and where it is or would go in `byTrace`. */
+  private lookedUp: string | undefined;
+  private lookedUpHex = false;
+  private readonly lookedUpWords = new Uint32Array(4);
+  private lookedUpSlot = 0;
 
   constructor(maxSpans: number) {
     super(maxSpans);
@@ -47,8 +63,9 @@ export class SpanRing extends PositionRing {
     this.lengths = new Int32Array(this.capacity);
     this.idHigh = new Uint32Array(this.capacity);
     this.idLow = new Uint32Array(this.capacity);
+    this.traceWords = new Uint32Array(this.capacity * 4);
     this.previous = new Float64Array(this.capacity);
-    this.traceIds = refColumn(this.capacity);
+    this.oddTraceIds = refColumn(this.capacity);
     this.oddIds = refColumn(this.capacity);
     this.slabs = refColumn(this.capacity);
     this.decoded = refColumn(this.capacity);
@@ -59,36 +76,51 @@ export class SpanRing extends PositionRing {
 
   /** Position of the span with this trace and span id, or -1. */
   find(traceId: string, spanId: string): number {
-    return this.findIn(this.byTrace.get(traceId), spanId);
+    return this.findIn(this.lookup(traceId), traceId, spanId);
   }
 
   /**
-   * What the trace index holds for a trace, for `findIn` and `push`: looked up once for both, as the
-   * index is the largest map on the ingest path.
+   * The trace's entry (see `TraceEntry`), or `NO_TRACE`. `findIn` and `push` take it, so the index is
+   * probed once for both; nothing may change the ring in between.
    */
-  lookup(traceId: string): TraceSlot | undefined {
-    return this.byTrace.get(traceId);
+  lookup(traceId: string): TraceEntry {
+    this.lookedUp = traceId;
+    this.lookedUpHex = hexToWords(traceId, 4, this.lookedUpWords, 0);
+    if (!this.lookedUpHex) return this.byOddTrace.get(traceId) ?? NO_TRACE;
+    const slot = this.byTrace.find(this.lookedUpWords, 0);
+    this.lookedUpSlot = slot;
+    return slot >= 0 ? this.byTrace.valueAt(slot) : NO_TRACE;
   }
 
   /** True when the live span at `position` has this trace and span id. */
   isAt(position: number, traceId: string, spanId: string): boolean {
     if (position < this.head || position >= this.tail) return false;
     const slot = position & this.mask;
-    if (this.traceIds[slot] !== traceId) return false;
+    const oddTrace = this.oddTraceIds[slot];
+    if (oddTrace !== undefined) {
+      if (oddTrace !== traceId) return false;
+    } else {
+      const words = this.traceWords;
+      const w = slot * 4;
+      if (!hexToWords(traceId, 4, scratch, 0) || words[w] !== scratch[0] || words[w + 1] !== scratch[1] || words[w + 2] !== scratch[2] || words[w + 3] !== scratch[3]) {
+        return false;
+      }
+    }
     const odd = this.oddIds[slot];
     if (odd !== undefined) return odd === spanId;
-    const { high, low, odd: asked } = splitSpanId(spanId);
-    return asked === undefined && this.idHigh[slot] === high && this.idLow[slot] === low;
+    return hexToWords(spanId, 2, scratch, 0) && this.idHigh[slot] === scratch[0] && this.idLow[slot] === scratch[1];
   }
 
-  /** Position of the span with this span id in a trace's index slot (from `lookup`), or -1. */
-  findIn(held: TraceSlot | undefined, spanId: string): number {
-    if (held === undefined) return -1;
-    if (typeof held !== 'number') return held.ids.get(spanId) ?? -1;
-    const { high, low, odd } = splitSpanId(spanId);
-    for (let p = held; p >= this.head; p = this.previous[p & this.mask]!) {
+  /** Position of the span with this span id in a trace (its entry from `lookup`), or -1. */
+  findIn(entry: TraceEntry, traceId: string, spanId: string): number {
+    if (entry === NO_TRACE) return -1;
+    if (entry < NO_TRACE) return this.bigTraces.get(traceId)?.get(spanId) ?? -1;
+    const hex = hexToWords(spanId, 2, scratch, 0);
+    const high = scratch[0]!;
+    const low = scratch[1]!;
+    for (let p = entry; p >= this.head; p = this.previous[p & this.mask]!) {
       const slot = p & this.mask;
-      if (odd === undefined ? this.oddIds[slot] === undefined && this.idHigh[slot] === high && this.idLow[slot] === low : this.oddIds[slot] === odd) {
+      if (hex ? this.oddIds[slot] === undefined && this.idHigh[slot] === high && this.idLow[slot] === low : this.oddIds[slot] === spanId) {
         return p;
       }
     }
@@ -98,18 +130,20 @@ export class SpanRing extends PositionRing {
   /**
    * Appends a span (the caller has checked it is not held yet and evicts to make room afterwards). Either
    * `bytes` (its message in `slab`, with `resource` and `scope` to decode it again) or `decoded` is given.
-   * `held` is what `lookup(span.traceId)` returned, if the caller has it; nothing may change in between.
+   * `entry` is what `lookup(span.traceId)` returned just before, if the caller has it.
    */
-  push(span: NewSpan, held: TraceSlot | undefined = this.byTrace.get(span.traceId)): number {
+  push(span: NewSpan, entry: TraceEntry = this.lookup(span.traceId)): number {
+    if (this.lookedUp !== span.traceId) entry = this.lookup(span.traceId);
     const p = this.nextPosition();
     const slot = p & this.mask;
-    const { high, low, odd } = splitSpanId(span.spanId);
     this.seqs[slot] = span.seq;
     this.sizes[slot] = span.size;
-    this.idHigh[slot] = high;
-    this.idLow[slot] = low;
-    this.oddIds[slot] = odd;
-    this.traceIds[slot] = span.traceId;
+    if (hexToWords(span.spanId, 2, scratch, 0)) {
+      this.idHigh[slot] = scratch[0]!;
+      this.idLow[slot] = scratch[1]!;
+    } else {
+      this.oddIds[slot] = span.spanId;
+    }
     this.servers[slot] = span.server;
     if (span.bytes) {
       this.slabs[slot] = span.bytes.slab;
@@ -120,37 +154,53 @@ export class SpanRing extends PositionRing {
     } else {
       this.decoded[slot] = span.decoded;
     }
+    const hexTrace = this.lookedUpHex;
+    if (hexTrace) this.traceWords.set(this.lookedUpWords, slot * 4);
+    else this.oddTraceIds[slot] = span.traceId;
 
-    if (held === undefined) {
+    let next: TraceEntry;
+    if (entry === NO_TRACE) {
       this.previous[slot] = -1;
-      this.byTrace.set(span.traceId, p);
-    } else if (typeof held !== 'number') {
-      this.previous[slot] = held.newest;
-      held.newest = p;
-      held.ids.set(span.spanId, p);
+      next = p;
+    } else if (entry < NO_TRACE) {
+      this.previous[slot] = bigNewest(entry);
+      this.bigTraces.get(span.traceId)!.set(span.spanId, p);
+      next = bigEntry(p);
     } else {
-      this.previous[slot] = held;
-      this.byTrace.set(span.traceId, p);
-      if (this.chainLength(p, BIG_TRACE_SPANS) >= BIG_TRACE_SPANS) this.byTrace.set(span.traceId, this.bigTrace(p));
+      this.previous[slot] = entry;
+      next = this.chainLength(p, BIG_TRACE_SPANS) >= BIG_TRACE_SPANS ? this.makeBig(span.traceId, p) : p;
     }
+    if (!hexTrace) this.byOddTrace.set(span.traceId, next);
+    else if (this.lookedUpSlot >= 0) this.byTrace.setValueAt(this.lookedUpSlot, next);
+    else this.byTrace.insert(this.lookedUpSlot, this.lookedUpWords, 0, next);
+    this.lookedUp = undefined;
     return p;
   }
 
   /** Removes the oldest span; returns its accounted size (0 when empty). */
   evictOldest(): number {
     if (this.size === 0) return 0;
+    this.lookedUp = undefined;
     const p = this.head++;
     const slot = p & this.mask;
-    const traceId = this.traceIds[slot]!;
-    const held = this.byTrace.get(traceId);
-    if (held === p) {
-      this.byTrace.delete(traceId);
-    } else if (held !== undefined && typeof held !== 'number') {
-      if (held.newest === p) this.byTrace.delete(traceId);
-      else held.ids.delete(this.spanIdAt(slot));
+    const oddTrace = this.oddTraceIds[slot];
+    // A trace's entry goes with its newest span; older spans fall off its chain by position alone.
+    if (oddTrace !== undefined) {
+      const entry = this.byOddTrace.get(oddTrace)!;
+      if (entry === p || entry === bigEntry(p)) this.forgetTrace(oddTrace, entry, -1);
+      else if (entry < NO_TRACE) this.bigTraces.get(oddTrace)?.delete(this.spanIdAt(slot));
+    } else {
+      const at = this.byTrace.find(this.traceWords, slot * 4);
+      const entry = this.byTrace.valueAt(at);
+      if (entry === p) this.byTrace.deleteAt(at);
+      else if (entry < NO_TRACE) {
+        const traceId = wordsToHex(this.traceWords, slot * 4, 4);
+        if (entry === bigEntry(p)) this.forgetTrace(traceId, entry, at);
+        else this.bigTraces.get(traceId)?.delete(this.spanIdAt(slot));
+      }
     }
     const size = this.sizes[slot]!;
-    this.traceIds[slot] = undefined;
+    this.oddTraceIds[slot] = undefined;
     this.oddIds[slot] = undefined;
     this.slabs[slot] = undefined;
     this.decoded[slot] = undefined;
@@ -162,10 +212,11 @@ export class SpanRing extends PositionRing {
 
   /** Positions of a trace's live spans, newest first. */
   positionsOf(traceId: string): number[] {
-    const held = this.byTrace.get(traceId);
-    if (held === undefined) return [];
+    const entry = this.lookup(traceId);
+    this.lookedUp = undefined;
+    if (entry === NO_TRACE) return [];
     const out: number[] = [];
-    for (let p = typeof held === 'number' ? held : held.newest; p >= this.head; p = this.previous[p & this.mask]!) out.push(p);
+    for (let p = entry < NO_TRACE ? bigNewest(entry) : entry; p >= this.head; p = this.previous[p & this.mask]!) out.push(p);
     return out;
   }
 
@@ -192,6 +243,13 @@ export class SpanRing extends PositionRing {
     return server === undefined ? { message, resource, scope } : { message, resource, scope, server };
   }
 
+  /** Drops a trace's entry (at `at` in `byTrace`, or in `byOddTrace` when -1) and its span-id map. */
+  private forgetTrace(traceId: string, entry: TraceEntry, at: number): void {
+    if (at >= 0) this.byTrace.deleteAt(at);
+    else this.byOddTrace.delete(traceId);
+    if (entry < NO_TRACE) this.bigTraces.delete(traceId);
+  }
+
   /** Spans in the chain from `from` back, counted up to `limit`. */
   private chainLength(from: number, limit: number): number {
     let n = 0;
@@ -199,17 +257,19 @@ export class SpanRing extends PositionRing {
     return n;
   }
 
-  private bigTrace(newest: number): BigTrace {
+  /** Gives a trace whose newest span is at `newest` a span-id map; returns its new entry. */
+  private makeBig(traceId: string, newest: number): TraceEntry {
     const ids = new Map<string, number>();
     for (let p = newest; p >= this.head; p = this.previous[p & this.mask]!) ids.set(this.spanIdAt(p & this.mask), p);
-    return { newest, ids };
+    this.bigTraces.set(traceId, ids);
+    return bigEntry(newest);
   }
 
   private spanIdAt(slot: number): string {
     if (this.oddIds[slot] !== undefined) return this.oddIds[slot];
-    idWords[0] = this.idHigh[slot]!;
-    idWords[1] = this.idLow[slot]!;
-    return wordsToHex(idWords, 0, 2);
+    scratch[0] = this.idHigh[slot]!;
+    scratch[1] = this.idLow[slot]!;
+    return wordsToHex(scratch, 0, 2);
   }
 
   protected growColumns(capacity: number, mask: number): void {
@@ -217,8 +277,9 @@ export class SpanRing extends PositionRing {
     this.lengths = this.move(this.lengths, new Int32Array(capacity), mask);
     this.idHigh = this.move(this.idHigh, new Uint32Array(capacity), mask);
     this.idLow = this.move(this.idLow, new Uint32Array(capacity), mask);
+    this.traceWords = this.move(this.traceWords, new Uint32Array(capacity * 4), mask, 4);
     this.previous = this.move(this.previous, new Float64Array(capacity), mask);
-    this.traceIds = this.move(this.traceIds, refColumn(capacity), mask);
+    this.oddTraceIds = this.move(this.oddTraceIds, refColumn(capacity), mask);
     this.oddIds = this.move(this.oddIds, refColumn(capacity), mask);
     this.slabs = this.move(this.slabs, refColumn(capacity), mask);
     this.decoded = this.move(this.decoded, refColumn(capacity), mask);
@@ -250,22 +311,25 @@ export interface HeldSpan {
   server?: string;
 }
 
-/** A trace's entry in the index: the position of its newest span, or a `BigTrace`. */
-export type TraceSlot = number | BigTrace;
+/**
+ * A trace's entry in the index: the position of its newest span, or, once the trace has a span-id map
+ * (past `BIG_TRACE_SPANS`), `bigEntry` of that position. `NO_TRACE` when the trace is not held.
+ */
+export type TraceEntry = number;
 
-interface BigTrace {
-  newest: number;
-  ids: Map<string, number>;
+export const NO_TRACE: TraceEntry = EMPTY;
+
+/** The entry of a big trace whose newest span is at `newest` (always below `NO_TRACE`). */
+function bigEntry(newest: number): TraceEntry {
+  return -2 - newest;
+}
+
+function bigNewest(entry: TraceEntry): number {
+  return -2 - entry;
 }
 
 /** Traces with this many spans get a span-id map (below it, a chain walk is cheaper than a map entry). */
 const BIG_TRACE_SPANS = 32;
 
-/** Scratch for `splitSpanId`. */
-const idWords = new Uint32Array(2);
-
-/** A span id as two 32-bit halves; ids that are not 16 lowercase hex digits are returned as `odd`. */
-function splitSpanId(id: string): { high: number; low: number; odd: string | undefined } {
-  if (!hexToWords(id, 2, idWords, 0)) return { high: 0, low: 0, odd: id };
-  return { high: idWords[0]!, low: idWords[1]!, odd: undefined };
-}
+/** Scratch words for ids being compared or split. */
+const scratch = new Uint32Array(4);

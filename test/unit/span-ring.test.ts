@@ -97,41 +97,26 @@ describe('SpanRing', () => {
   });
 
   it('agrees with a plain list over random pushes and evictions, including big traces and growth', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 3 }) }), fc.constant({ evict: true })), { maxLength: 400 }),
-        fc.integer({ min: 1, max: 200 }),
-        (ops, max) => {
-          const ring = new SpanRing(max);
-          const model: Held[] = [];
-          const evicted: Held[] = [];
-          let seq = 0;
-          for (const op of ops) {
-            if ('evict' in op) {
-              ring.evictOldest();
-              const gone = model.shift();
-              if (gone) evicted.push(gone);
-              continue;
-            }
-            // Four traces, so some pass the big-trace threshold; ids unique per push.
-            const traceId = `trace-${op.push}`;
-            const id = spanId(++seq);
-            ring.push(newSpan(seq, traceId, id, seq % 5 === 0));
-            model.push({ seq, traceId, spanId: id });
-            while (ring.size > max) {
-              ring.evictOldest();
-              evicted.push(model.shift()!);
-            }
-          }
-          check(ring, model, evicted);
-          for (let t = 0; t < 4; t++) {
-            const traceId = `trace-${t}`;
-            expect(ring.positionsOf(traceId).length).toBe(model.filter((h) => h.traceId === traceId).length);
-          }
-        },
-      ),
-      { numRuns: 150 },
-    );
+    agreesWithList((t) => `trace-${t}`);
+  });
+
+  it('agrees with a plain list with hex trace ids (indexed by their words) beside other ones', () => {
+    agreesWithList((t) => (t === 3 ? 'trace-3' : `${t}${'0'.repeat(30)}f${t}`));
+  });
+
+  it('finds each of many hex traces until its spans are evicted, wherever the index puts it', () => {
+    const ring = new SpanRing(1000);
+    const traceIdOf = (i: number): string => `${i.toString(16).padStart(8, '0')}${'ab'.repeat(12)}`;
+    for (let i = 0; i < 20_000; i++) {
+      ring.push(newSpan(2 * i, traceIdOf(i), spanId(1)));
+      ring.push(newSpan(2 * i + 1, traceIdOf(i), spanId(2)));
+      while (ring.size > 1000) ring.evictOldest();
+    }
+    for (const i of [0, 19_499, 19_500, 19_999]) {
+      const held = i >= 19_500;
+      expect(ring.find(traceIdOf(i), spanId(1))).toBe(held ? 2 * i : -1);
+      expect(ring.positionsOf(traceIdOf(i))).toEqual(held ? [2 * i + 1, 2 * i] : []);
+    }
   });
 
   it('keeps a trace of thousands of spans searchable after its oldest spans are evicted', () => {
@@ -146,3 +131,42 @@ describe('SpanRing', () => {
     expect(ring.positionsOf('big')).toHaveLength(5000);
   });
 });
+
+/** Random pushes and evictions over four traces (named by `traceIdOf`), checked against a plain list. */
+function agreesWithList(traceIdOf: (t: number) => string): void {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 3 }) }), fc.constant({ evict: true })), { maxLength: 400 }),
+      fc.integer({ min: 1, max: 200 }),
+      (ops, max) => {
+        const ring = new SpanRing(max);
+        const model: Held[] = [];
+        const evicted: Held[] = [];
+        let seq = 0;
+        for (const op of ops) {
+          if ('evict' in op) {
+            ring.evictOldest();
+            const gone = model.shift();
+            if (gone) evicted.push(gone);
+            continue;
+          }
+          // Four traces, so some pass the big-trace threshold; ids unique per push.
+          const traceId = traceIdOf(op.push);
+          const id = spanId(++seq);
+          ring.push(newSpan(seq, traceId, id, seq % 5 === 0));
+          model.push({ seq, traceId, spanId: id });
+          while (ring.size > max) {
+            ring.evictOldest();
+            evicted.push(model.shift()!);
+          }
+        }
+        check(ring, model, evicted);
+        for (let t = 0; t < 4; t++) {
+          const traceId = traceIdOf(t);
+          expect(ring.positionsOf(traceId).length).toBe(model.filter((h) => h.traceId === traceId).length);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * The span ring's trace index: a 128-bit trace id, as four 32-bit words, to a number (the ring's entry for
+ * the trace), in an open-addressing table with linear probing.
+ *
+ * This was a `Map` keyed by the 32-digit hex string. Each span brings a new string, so every look-up
+ * hashed 32 characters before probing, every hit compared two strings, and the map kept one string per
+ * stored span alive for the young-generation collector to copy; look-up and eviction together were the
+ * largest cost of storing a span. Here a key is hashed from its words and compared in place, one slot
+ * holds key and value side by side, and removal shifts the following entries back instead of leaving a
+ * tombstone, so the table never needs rebuilding to stay fast.
+ *
+ * The hash is seeded per table at random: trace ids come from senders, and a sender that could predict
+ * the slots could make every look-up walk a long run.
+ */
+
+/** The value of an empty slot; stored values must never be this. */
+export const EMPTY = -1;
+
+/** Key words and the value per slot, as 32-bit units: four words, then the value as a float64 (two units). */
+const SLOT_UNITS = 6;
+const INITIAL_SLOTS = 1024;
+
+export class TraceTable {
+  private buffer: ArrayBuffer;
+  private keys: Uint32Array;
+  private values: Float64Array;
+  private mask: number;
+  private count = 0;
+  private readonly seed0 = randomWord();
+  private readonly seed1 = randomWord();
+  private readonly seed2 = randomWord();
+  private readonly seed3 = randomWord();
+
+  constructor() {
+    this.mask = INITIAL_SLOTS - 1;
+    this.buffer = new ArrayBuffer(INITIAL_SLOTS * SLOT_UNITS * 4);
+    this.keys = new Uint32Array(this.buffer);
+    this.values = new Float64Array(this.buffer).fill(EMPTY);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * The slot holding the key at `key[at..at+4)`, or, when it is absent, `-1 - slot` for the empty slot
+   * where `insert` would put it (valid until the table next changes).
+   */
+  find(key: Uint32Array, at: number): number {
+    const w0 = key[at]!;
+    const w1 = key[at + 1]!;
+    const w2 = key[at + 2]!;
+    const w3 = key[at + 3]!;
+    const keys = this.keys;
+    const values = this.values;
+    for (let slot = this.hash(w0, w1, w2, w3) & this.mask; ; slot = (slot + 1) & this.mask) {
+      if (values[slot * 3 + 2] === EMPTY) return -1 - slot;
+      const k = slot * SLOT_UNITS;
+      if (keys[k] === w0 && keys[k + 1] === w1 && keys[k + 2] === w2 && keys[k + 3] === w3) return slot;
+    }
+  }
+
+  valueAt(slot: number): number {
+    return this.values[slot * 3 + 2]!;
+  }
+
+  setValueAt(slot: number, value: number): void {
+    this.values[slot * 3 + 2] = value;
+  }
+
+  /** Adds a key `find` reported absent (as `-1 - slot`); nothing may change the table in between. */
+  insert(absent: number, key: Uint32Array, at: number, value: number): void {
+    let slot = -1 - absent;
+    // At most half full, so probe runs stay short.
+    if (2 * (this.count + 1) > this.mask + 1) {
+      this.grow();
+      slot = -1 - this.find(key, at);
+    }
+    const k = slot * SLOT_UNITS;
+    this.keys[k] = key[at]!;
+    this.keys[k + 1] = key[at + 1]!;
+    this.keys[k + 2] = key[at + 2]!;
+    this.keys[k + 3] = key[at + 3]!;
+    this.values[slot * 3 + 2] = value;
+    this.count++;
+  }
+
+  /** Removes the entry at `slot`, moving back the entries after it that would otherwise be cut off. */
+  deleteAt(slot: number): void {
+    const keys = this.keys;
+    const values = this.values;
+    const mask = this.mask;
+    let hole = slot;
+    for (let next = (hole + 1) & mask; values[next * 3 + 2] !== EMPTY; next = (next + 1) & mask) {
+      const k = next * SLOT_UNITS;
+      const home = this.hash(keys[k]!, keys[k + 1]!, keys[k + 2]!, keys[k + 3]!) & mask;
+      // The entry stays if its home lies cyclically after the hole and at or before where it sits.
+      if (hole <= next ? hole < home && home <= next : hole < home || home <= next) continue;
+      keys.copyWithin(hole * SLOT_UNITS, k, k + SLOT_UNITS);
+      hole = next;
+    }
+    values[hole * 3 + 2] = EMPTY;
+    this.count--;
+  }
+
+  private hash(w0: number, w1: number, w2: number, w3: number): number {
+    let h =
+      Math.imul(w0 ^ this.seed0, 0x9e3779b1) ^
+      Math.imul(w1 ^ this.seed1, 0x85ebca77) ^
+      Math.imul(w2 ^ this.seed2, 0xc2b2ae3d) ^
+      Math.imul(w3 ^ this.seed3, 0x27d4eb2f);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    return h;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const slots = (this.mask + 1) * 2;
+    this.mask = slots - 1;
+    this.buffer = new ArrayBuffer(slots * SLOT_UNITS * 4);
+    this.keys = new Uint32Array(this.buffer);
+    this.values = new Float64Array(this.buffer).fill(EMPTY);
+    this.count = 0;
+    for (let slot = 0; slot < oldValues.length / 3; slot++) {
+      const value = oldValues[slot * 3 + 2]!;
+      if (value === EMPTY) continue;
+      this.insert(this.find(oldKeys, slot * SLOT_UNITS), oldKeys, slot * SLOT_UNITS, value);
+    }
+  }
+}
+
+function randomWord(): number {
+  return (Math.random() * 2 ** 32) >>> 0;
+}
