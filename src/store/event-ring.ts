@@ -102,6 +102,20 @@ export class EventRing extends PositionRing {
     return whole ? whole.time : this.numbers[row * NUMBERS + NUM_TIME]!;
   }
 
+  /**
+   * Copies a packed event's trace and span id words (four, then two) to `out[0..6)`; false, copying
+   * nothing, for an event kept whole.
+   */
+  idWords(position: number, out: Uint32Array): boolean {
+    const row = position & this.mask;
+    if (this.refs[row * REFS + REF_WHOLE] !== undefined) return false;
+    const w = row * WORDS;
+    const words = this.words;
+    // W_SPAN follows the trace id's four words.
+    for (let i = 0; i < 6; i++) out[i] = words[w + W_TRACE + i]!;
+    return true;
+  }
+
   /** The event at a live position, rebuilt from its row (a new object on every call). */
   read(position: number): McpEvent {
     const row = position & this.mask;

@@ -115,6 +115,8 @@ export class RecentStore implements RecentStoreReader {
   private readonly spans: SpanRing;
   /** Where `attributeSpan` looks first: after the span it matched last. */
   private attributionCursor = 0;
+  /** An event's trace and span id as words, for `attributeSpan`. */
+  private readonly idWords = new Uint32Array(6);
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
@@ -150,8 +152,7 @@ export class RecentStore implements RecentStoreReader {
     this.attributionCursor = this.spans.tail;
     for (const decoded of batch) {
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
-      const held = this.spans.lookup(decoded.traceId);
-      if (this.spans.findIn(held, decoded.traceId, decoded.spanId) >= 0) continue;
+      if (this.spans.find(decoded.traceId, decoded.spanId) >= 0) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
@@ -173,8 +174,6 @@ export class RecentStore implements RecentStoreReader {
         encoded === undefined
           ? { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, decoded: span }
           : { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, bytes: encoded, resource: decoded.resource, scope: decoded.scope },
-        // `held` is still current: nothing is added or evicted between the look-up above and here.
-        held,
       );
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
@@ -195,8 +194,8 @@ export class RecentStore implements RecentStoreReader {
     for (const original of batch) {
       const event = this.config.captureContent ? original : withoutContent(original);
       this.summarise(event);
-      this.attributeSpan(event);
       const { position, bytes } = this.events.push(event, this.seq++);
+      this.attributeSpan(event, position);
       if (bytes > this.config.maxBytes) {
         this.events.dropNewest();
         evictedEvents++;
@@ -389,22 +388,26 @@ export class RecentStore implements RecentStoreReader {
     return span;
   }
 
-  private attributeSpan(event: McpEvent): void {
+  /** Records the event's server on its span (`position`: the event's, just pushed). */
+  private attributeSpan(event: McpEvent, position: number): void {
     if (event.traceId === undefined || event.spanId === undefined) return;
+    // The event's row has its ids as words already, when it has a row: compared as they are.
+    const words = this.events.idWords(position, this.idWords) ? this.idWords : undefined;
+    const spans = this.spans;
     // Events come in the order of the spans they were made from, just after them, and most spans are
     // MCP traffic: trying the next few positions after the last match finds the span without a look-up
     // in the trace index.
-    let position = -1;
-    for (let p = this.attributionCursor, end = Math.min(p + ATTRIBUTION_PROBES, this.spans.tail); p < end; p++) {
-      if (this.spans.isAt(p, event.traceId, event.spanId)) {
-        position = p;
+    let found = -1;
+    for (let p = this.attributionCursor, end = Math.min(p + ATTRIBUTION_PROBES, spans.tail); p < end; p++) {
+      if (words ? spans.isAtWords(p, words, 0) : spans.isAt(p, event.traceId, event.spanId)) {
+        found = p;
         break;
       }
     }
-    if (position < 0) position = this.spans.find(event.traceId, event.spanId);
-    if (position >= 0) {
-      this.spans.setServer(position, event.server.name);
-      this.attributionCursor = position + 1;
+    if (found < 0) found = words ? spans.findWords(words, 0) : spans.find(event.traceId, event.spanId);
+    if (found >= 0) {
+      spans.setServer(found, event.server.name);
+      this.attributionCursor = found + 1;
       return;
     }
     // The order queue may still hold keys already matched; it bounds the map all the same.

@@ -51,11 +51,19 @@ export class SpanRing extends PositionRing {
   /** Span ids of traces past `BIG_TRACE_SPANS`, by trace id. */
   private readonly bigTraces = new Map<string, Map<string, number>>();
 
-  /** The trace id `lookup` was last asked about, its words, and where it is or would go in `byTrace`. */
-  private lookedUp: string | undefined;
-  private lookedUpHex = false;
-  private readonly lookedUpWords = new Uint32Array(4);
-  private lookedUpSlot = 0;
+  /**
+   * What the last `find` learnt, for a `push` of the same span right after it (the index is the largest
+   * structure on the ingest path, so it is probed once for both): the ids asked about, whether each was
+   * hex, their words (trace, then span), the trace's entry, and its slot in `byTrace` (`-1 - slot` for
+   * where it would go). Any change to the ring forgets it.
+   */
+  private foundTrace: string | undefined;
+  private foundSpan: string | undefined;
+  private foundHexTrace = false;
+  private foundHexSpan = false;
+  private readonly foundWords = new Uint32Array(6);
+  private foundEntry: TraceEntry = NO_TRACE;
+  private foundSlot = 0;
 
   constructor(maxSpans: number) {
     super(maxSpans);
@@ -76,20 +84,25 @@ export class SpanRing extends PositionRing {
 
   /** Position of the span with this trace and span id, or -1. */
   find(traceId: string, spanId: string): number {
-    return this.findIn(this.lookup(traceId), traceId, spanId);
+    const entry = this.findTrace(traceId);
+    const words = this.foundWords;
+    this.foundSpan = spanId;
+    this.foundHexSpan = hexToWords(spanId, 2, words, 4);
+    if (entry === NO_TRACE) return -1;
+    if (entry < NO_TRACE) return this.bigTraces.get(traceId)?.get(spanId) ?? -1;
+    return this.foundHexSpan ? this.chainFind(entry, words[4]!, words[5]!) : this.chainFindOdd(entry, spanId);
   }
 
-  /**
-   * The trace's entry (see `TraceEntry`), or `NO_TRACE`. `findIn` and `push` take it, so the index is
-   * probed once for both; nothing may change the ring in between.
-   */
-  lookup(traceId: string): TraceEntry {
-    this.lookedUp = traceId;
-    this.lookedUpHex = hexToWords(traceId, 4, this.lookedUpWords, 0);
-    if (!this.lookedUpHex) return this.byOddTrace.get(traceId) ?? NO_TRACE;
-    const slot = this.byTrace.find(this.lookedUpWords, 0);
-    this.lookedUpSlot = slot;
-    return slot >= 0 ? this.byTrace.valueAt(slot) : NO_TRACE;
+  /** `find` for a hex trace and span id given as words (trace, then span) at `words[at..at+6)`. */
+  findWords(words: Uint32Array, at: number): number {
+    this.forget();
+    const slot = this.byTrace.find(words, at);
+    if (slot < 0) return -1;
+    const entry = this.byTrace.valueAt(slot);
+    if (entry >= 0) return this.chainFind(entry, words[at + 4]!, words[at + 5]!);
+    scratch[0] = words[at + 4]!;
+    scratch[1] = words[at + 5]!;
+    return this.bigTraces.get(wordsToHex(words, at, 4))?.get(wordsToHex(scratch, 0, 2)) ?? -1;
   }
 
   /** True when the live span at `position` has this trace and span id. */
@@ -97,50 +110,41 @@ export class SpanRing extends PositionRing {
     if (position < this.head || position >= this.tail) return false;
     const slot = position & this.mask;
     const oddTrace = this.oddTraceIds[slot];
-    if (oddTrace !== undefined) {
-      if (oddTrace !== traceId) return false;
-    } else {
-      const words = this.traceWords;
-      const w = slot * 4;
-      if (!hexToWords(traceId, 4, scratch, 0) || words[w] !== scratch[0] || words[w + 1] !== scratch[1] || words[w + 2] !== scratch[2] || words[w + 3] !== scratch[3]) {
-        return false;
-      }
-    }
+    if (oddTrace !== undefined ? oddTrace !== traceId : !hexToWords(traceId, 4, scratch, 0) || !this.hasTraceWords(slot, scratch, 0)) return false;
     const odd = this.oddIds[slot];
     if (odd !== undefined) return odd === spanId;
     return hexToWords(spanId, 2, scratch, 0) && this.idHigh[slot] === scratch[0] && this.idLow[slot] === scratch[1];
   }
 
-  /** Position of the span with this span id in a trace (its entry from `lookup`), or -1. */
-  findIn(entry: TraceEntry, traceId: string, spanId: string): number {
-    if (entry === NO_TRACE) return -1;
-    if (entry < NO_TRACE) return this.bigTraces.get(traceId)?.get(spanId) ?? -1;
-    const hex = hexToWords(spanId, 2, scratch, 0);
-    const high = scratch[0]!;
-    const low = scratch[1]!;
-    for (let p = entry; p >= this.head; p = this.previous[p & this.mask]!) {
-      const slot = p & this.mask;
-      if (hex ? this.oddIds[slot] === undefined && this.idHigh[slot] === high && this.idLow[slot] === low : this.oddIds[slot] === spanId) {
-        return p;
-      }
-    }
-    return -1;
+  /** `isAt` for a hex trace and span id given as words (trace, then span) at `words[at..at+6)`. */
+  isAtWords(position: number, words: Uint32Array, at: number): boolean {
+    if (position < this.head || position >= this.tail) return false;
+    const slot = position & this.mask;
+    return (
+      this.oddTraceIds[slot] === undefined &&
+      this.oddIds[slot] === undefined &&
+      this.hasTraceWords(slot, words, at) &&
+      this.idHigh[slot] === words[at + 4] &&
+      this.idLow[slot] === words[at + 5]
+    );
   }
 
   /**
    * Appends a span (the caller has checked it is not held yet and evicts to make room afterwards). Either
    * `bytes` (its message in `slab`, with `resource` and `scope` to decode it again) or `decoded` is given.
-   * `entry` is what `lookup(span.traceId)` returned just before, if the caller has it.
+   * Cheapest right after `find` of the same ids, whose look-up it reuses.
    */
-  push(span: NewSpan, entry: TraceEntry = this.lookup(span.traceId)): number {
-    if (this.lookedUp !== span.traceId) entry = this.lookup(span.traceId);
+  push(span: NewSpan): number {
+    if (this.foundTrace !== span.traceId || this.foundSpan !== span.spanId) this.find(span.traceId, span.spanId);
+    const entry = this.foundEntry;
+    const words = this.foundWords;
     const p = this.nextPosition();
     const slot = p & this.mask;
     this.seqs[slot] = span.seq;
     this.sizes[slot] = span.size;
-    if (hexToWords(span.spanId, 2, scratch, 0)) {
-      this.idHigh[slot] = scratch[0]!;
-      this.idLow[slot] = scratch[1]!;
+    if (this.foundHexSpan) {
+      this.idHigh[slot] = words[4]!;
+      this.idLow[slot] = words[5]!;
     } else {
       this.oddIds[slot] = span.spanId;
     }
@@ -154,9 +158,16 @@ export class SpanRing extends PositionRing {
     } else {
       this.decoded[slot] = span.decoded;
     }
-    const hexTrace = this.lookedUpHex;
-    if (hexTrace) this.traceWords.set(this.lookedUpWords, slot * 4);
-    else this.oddTraceIds[slot] = span.traceId;
+    const hexTrace = this.foundHexTrace;
+    if (hexTrace) {
+      const t = slot * 4;
+      this.traceWords[t] = words[0]!;
+      this.traceWords[t + 1] = words[1]!;
+      this.traceWords[t + 2] = words[2]!;
+      this.traceWords[t + 3] = words[3]!;
+    } else {
+      this.oddTraceIds[slot] = span.traceId;
+    }
 
     let next: TraceEntry;
     if (entry === NO_TRACE) {
@@ -171,16 +182,16 @@ export class SpanRing extends PositionRing {
       next = this.chainLength(p, BIG_TRACE_SPANS) >= BIG_TRACE_SPANS ? this.makeBig(span.traceId, p) : p;
     }
     if (!hexTrace) this.byOddTrace.set(span.traceId, next);
-    else if (this.lookedUpSlot >= 0) this.byTrace.setValueAt(this.lookedUpSlot, next);
-    else this.byTrace.insert(this.lookedUpSlot, this.lookedUpWords, 0, next);
-    this.lookedUp = undefined;
+    else if (this.foundSlot >= 0) this.byTrace.setValueAt(this.foundSlot, next);
+    else this.byTrace.insert(this.foundSlot, words, 0, next);
+    this.forget();
     return p;
   }
 
   /** Removes the oldest span; returns its accounted size (0 when empty). */
   evictOldest(): number {
     if (this.size === 0) return 0;
-    this.lookedUp = undefined;
+    this.forget();
     const p = this.head++;
     const slot = p & this.mask;
     const oddTrace = this.oddTraceIds[slot];
@@ -212,8 +223,8 @@ export class SpanRing extends PositionRing {
 
   /** Positions of a trace's live spans, newest first. */
   positionsOf(traceId: string): number[] {
-    const entry = this.lookup(traceId);
-    this.lookedUp = undefined;
+    const entry = this.findTrace(traceId);
+    this.forget();
     if (entry === NO_TRACE) return [];
     const out: number[] = [];
     for (let p = entry < NO_TRACE ? bigNewest(entry) : entry; p >= this.head; p = this.previous[p & this.mask]!) out.push(p);
@@ -241,6 +252,46 @@ export class SpanRing extends PositionRing {
     const message = slab.subarray(offset, offset + this.lengths[slot]!);
     const server = this.servers[slot];
     return server === undefined ? { message, resource, scope } : { message, resource, scope, server };
+  }
+
+  /** The trace's entry, with what `push` needs of it noted in `found*`. */
+  private findTrace(traceId: string): TraceEntry {
+    this.foundTrace = traceId;
+    this.foundSpan = undefined;
+    this.foundHexTrace = hexToWords(traceId, 4, this.foundWords, 0);
+    if (this.foundHexTrace) {
+      this.foundSlot = this.byTrace.find(this.foundWords, 0);
+      this.foundEntry = this.foundSlot >= 0 ? this.byTrace.valueAt(this.foundSlot) : NO_TRACE;
+    } else {
+      this.foundEntry = this.byOddTrace.get(traceId) ?? NO_TRACE;
+    }
+    return this.foundEntry;
+  }
+
+  private forget(): void {
+    this.foundTrace = undefined;
+    this.foundSpan = undefined;
+  }
+
+  private hasTraceWords(slot: number, words: Uint32Array, at: number): boolean {
+    const t = slot * 4;
+    const own = this.traceWords;
+    return own[t] === words[at] && own[t + 1] === words[at + 1] && own[t + 2] === words[at + 2] && own[t + 3] === words[at + 3];
+  }
+
+  /** Position of the span with hex id `high`, `low` in the chain from `from`, or -1. */
+  private chainFind(from: number, high: number, low: number): number {
+    for (let p = from; p >= this.head; p = this.previous[p & this.mask]!) {
+      const slot = p & this.mask;
+      if (this.idHigh[slot] === high && this.idLow[slot] === low && this.oddIds[slot] === undefined) return p;
+    }
+    return -1;
+  }
+
+  /** The same for a span id that is not 16 hex digits. */
+  private chainFindOdd(from: number, spanId: string): number {
+    for (let p = from; p >= this.head; p = this.previous[p & this.mask]!) if (this.oddIds[p & this.mask] === spanId) return p;
+    return -1;
   }
 
   /** Drops a trace's entry (at `at` in `byTrace`, or in `byOddTrace` when -1) and its span-id map. */
