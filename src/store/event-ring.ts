@@ -1,5 +1,6 @@
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { approxBytes } from './approx-size.js';
+import type { IndexEntry } from './event-index.js';
 import { hexToWords, wordsToHex } from './hex-words.js';
 import { PositionRing, refColumn } from './position-ring.js';
 
@@ -29,6 +30,8 @@ export class EventRing extends PositionRing {
   private numbers: Float64Array;
   private words: Uint32Array;
   private refs: unknown[];
+  /** Per row and index, the position of the previous event with the same key in that index (see `link`). */
+  private links: Float64Array;
   /** The client record rows share (see `shared`), and its `approxBytes`. */
   private lastClient: McpTrafficEvent['client'];
   private lastClientBytes = 0;
@@ -39,6 +42,7 @@ export class EventRing extends PositionRing {
     this.numbers = new Float64Array(this.capacity * NUMBERS);
     this.words = new Uint32Array(this.capacity * WORDS);
     this.refs = refColumn(this.capacity * REFS);
+    this.links = new Float64Array(this.capacity * INDEXES);
   }
 
   /**
@@ -72,6 +76,28 @@ export class EventRing extends PositionRing {
     if (this.size === 0) return;
     const row = --this.tail & this.mask;
     this.refs.fill(undefined, row * REFS, row * REFS + REFS);
+  }
+
+  /**
+   * Adds the event at `position` (the newest) under `entry` in index number `index` (below `INDEXES`):
+   * its row links to the entry's previous newest event and holds the entry for eviction.
+   */
+  link(position: number, index: number, entry: IndexEntry): void {
+    const row = position & this.mask;
+    this.links[row * INDEXES + index] = entry.count > 0 ? entry.newest : -1;
+    this.refs[row * REFS + REF_ENTRIES + index] = entry;
+    entry.newest = position;
+    entry.count++;
+  }
+
+  /** The entry the event at `position` was added under in index `index`, if any. */
+  entryAt(position: number, index: number): IndexEntry | undefined {
+    return this.refs[(position & this.mask) * REFS + REF_ENTRIES + index] as IndexEntry | undefined;
+  }
+
+  /** The position of the previous event under the same entry of index `index`: live only if at or after `oldest`. */
+  previousIn(position: number, index: number): number {
+    return this.links[(position & this.mask) * INDEXES + index]!;
   }
 
   kindAt(position: number): McpEvent['kind'] {
@@ -278,6 +304,7 @@ export class EventRing extends PositionRing {
     this.numbers = this.move(this.numbers, new Float64Array(capacity * NUMBERS), mask, NUMBERS);
     this.words = this.move(this.words, new Uint32Array(capacity * WORDS), mask, WORDS);
     this.refs = this.move(this.refs, refColumn(capacity * REFS), mask, REFS);
+    this.links = this.move(this.links, new Float64Array(capacity * INDEXES), mask, INDEXES);
   }
 }
 
@@ -327,12 +354,19 @@ const REF_NOTIFICATION = 18;
 const REF_CATALOG = 19;
 const REF_FIELDS = REF_NAMES.length;
 
-/** After the fields: index keys as at insertion, the kind, and the whole event when it has no row form. */
+/** Indexes an event can be linked into (see `link`). */
+export const INDEXES = 5;
+
+/**
+ * After the fields: index keys as at insertion, the kind, the whole event when it has no row form, and
+ * the row's index entries.
+ */
 const REF_SERVER_ID = REF_FIELDS;
 const REF_SERVER_NAME = REF_SERVER_ID + 1;
 const REF_KIND = REF_SERVER_NAME + 1;
 const REF_WHOLE = REF_KIND + 1;
-const REFS = REF_WHOLE + 1;
+const REF_ENTRIES = REF_WHOLE + 1;
+const REFS = REF_ENTRIES + INDEXES;
 
 const NUM_TIME = 0;
 const NUM_DURATION = 1;
@@ -360,11 +394,8 @@ const RESULT_SHIFT = 7;
 const P_SIZE = 1;
 const P_FINGERPRINT = 2;
 
-/**
- * Accounted bytes of a row: its share of every column and its five index slots (an event kept whole adds
- * its `approxBytes`).
- */
-const ROW_BYTES = 8 * (2 + NUMBERS + REFS) + 2 + 4 * WORDS + 8 * 5;
+/** Accounted bytes of a row: its share of every column (an event kept whole adds its `approxBytes`). */
+const ROW_BYTES = 8 * (2 + NUMBERS + REFS + INDEXES) + 2 + 4 * WORDS;
 
 /** A packed event's row plus what only it refers to (shared strings and server identities are not counted). */
 function rowBytes(event: McpTrafficEvent, clientBytes: number): number {

@@ -8,7 +8,8 @@ import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
 import { Deque } from './deque.js';
-import { EventRing } from './event-ring.js';
+import { EventIndex, type IndexEntry } from './event-index.js';
+import { EventRing, INDEXES } from './event-ring.js';
 import { SpanRing } from './span-ring.js';
 import { SpanSlabs, contentKeys } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
@@ -79,7 +80,12 @@ interface ServerState {
   older?: ServerState;
 }
 
-type EventKind = McpEvent['kind'];
+/** The event indexes, by their number in the event ring's links. */
+const BY_SERVER_ID = 0;
+const BY_SERVER_NAME = 1;
+const BY_METHOD = 2;
+const BY_TOOL = 3;
+const BY_KIND = 4;
 
 /**
  * The recent-event store: the newest normalized events and raw spans, for the admin API and the CLI.
@@ -105,11 +111,13 @@ export class RecentStore implements RecentStoreReader {
 
   /** Events, oldest first, in rows (see event-ring.ts); the indexes below hold their positions. */
   private readonly events: EventRing;
-  private readonly byServerId = new Map<string, Deque<number>>();
-  private readonly byServerName = new Map<string, Deque<number>>();
-  private readonly byMethod = new Map<string, Deque<number>>();
-  private readonly byTool = new Map<string, Deque<number>>();
-  private readonly byKind = new Map<EventKind, Deque<number>>();
+  private readonly byServerId = new EventIndex();
+  private readonly byServerName = new EventIndex();
+  private readonly byMethod = new EventIndex();
+  private readonly byTool = new EventIndex();
+  private readonly byKind = new EventIndex();
+  /** The indexes by their number in the ring's links (`BY_*`). */
+  private readonly indexes = [this.byServerId, this.byServerName, this.byMethod, this.byTool, this.byKind];
 
   /** Spans, oldest first, in columns (see span-ring.ts), indexed by trace. */
   private readonly spans: SpanRing;
@@ -201,13 +209,15 @@ export class RecentStore implements RecentStoreReader {
         evictedEvents++;
         continue;
       }
-      pushIndex(this.byServerId, event.server.id, position);
-      pushIndex(this.byServerName, event.server.name, position);
-      pushIndex(this.byKind, event.kind, position);
-      if (event.kind === 'mcp') {
-        pushIndex(this.byMethod, event.method, position);
-        if (event.tool !== undefined) pushIndex(this.byTool, event.tool, position);
-      }
+      // Index keys from the ring, which has them as they were at insertion.
+      const events = this.events;
+      events.link(position, BY_SERVER_ID, this.byServerId.entryFor(events.serverIdAt(position)));
+      events.link(position, BY_SERVER_NAME, this.byServerName.entryFor(events.serverNameAt(position)));
+      events.link(position, BY_KIND, this.byKind.entryFor(events.kindAt(position)));
+      const method = events.methodAt(position);
+      if (method !== undefined) events.link(position, BY_METHOD, this.byMethod.entryFor(method));
+      const tool = events.toolAt(position);
+      if (tool !== undefined) events.link(position, BY_TOOL, this.byTool.entryFor(tool));
       this.bytes += bytes;
       while (this.events.size > this.config.maxEvents) {
         this.evictOldestEvent();
@@ -226,33 +236,33 @@ export class RecentStore implements RecentStoreReader {
    */
   queryEvents(q: EventQuery): McpEvent[] {
     const limit = Math.min(Math.max(Math.trunc(q.limit ?? DEFAULT_EVENT_LIMIT), 1), MAX_EVENT_LIMIT);
-    const candidates: Deque<number>[] = [];
+    const candidates: [IndexEntry, number][] = [];
     if (q.server !== undefined) {
       const byId = this.byServerId.get(q.server);
       const byName = this.byServerName.get(q.server);
       if (!byId && !byName) return [];
       // A value that is one server's id and another's name matches both: scan with the predicate instead.
-      if (!byId || !byName) candidates.push((byId ?? byName)!);
+      if (!byId) candidates.push([byName!, BY_SERVER_NAME]);
+      else if (!byName) candidates.push([byId, BY_SERVER_ID]);
     }
     for (const [value, index] of [
-      [q.method, this.byMethod],
-      [q.tool, this.byTool],
-      [q.kind, this.byKind],
+      [q.method, BY_METHOD],
+      [q.tool, BY_TOOL],
+      [q.kind, BY_KIND],
     ] as const) {
       if (value === undefined) continue;
-      const found = (index as Map<string, Deque<number>>).get(value);
+      const found = this.indexes[index]!.get(value);
       if (!found) return [];
-      candidates.push(found);
+      candidates.push([found, index]);
     }
-    // The smallest index that applies, else every event (positions newest first either way).
-    let source: Deque<number> | undefined;
-    for (const c of candidates) if (c.size < (source?.size ?? this.events.size)) source = c;
-    const count = source?.size ?? this.events.size;
+    // The smallest index that applies (walked along its links), else every event; newest first either way.
     const events = this.events;
+    let source: [IndexEntry, number] | undefined;
+    for (const c of candidates) if (c[0].count < (source?.[0].count ?? events.size)) source = c;
+    const via = source?.[1] ?? -1;
 
     const out: McpEvent[] = [];
-    for (let i = 0; i < count && out.length < limit; i++) {
-      const p = source ? source.fromNewest(i)! : events.tail - 1 - i;
+    for (let p = source ? source[0].newest : events.tail - 1; p >= events.oldest && out.length < limit; p = via < 0 ? p - 1 : events.previousIn(p, via)) {
       if (q.server !== undefined && events.serverIdAt(p) !== q.server && events.serverNameAt(p) !== q.server) continue;
       if (q.method !== undefined && events.methodAt(p) !== q.method) continue;
       if (q.tool !== undefined && events.toolAt(p) !== q.tool) continue;
@@ -520,16 +530,12 @@ export class RecentStore implements RecentStoreReader {
   private evictOldestEvent(): void {
     const events = this.events;
     if (events.size === 0) return;
-    // Index keys as they were at insertion, so eviction finds the same index entries even if a producer
-    // mutated a shared event object afterwards.
+    // The row holds the entries it was indexed under: no look-up by key.
     const p = events.oldest;
-    shiftIndex(this.byServerId, events.serverIdAt(p), p);
-    shiftIndex(this.byServerName, events.serverNameAt(p), p);
-    shiftIndex(this.byKind, events.kindAt(p), p);
-    const method = events.methodAt(p);
-    if (method !== undefined) shiftIndex(this.byMethod, method, p);
-    const tool = events.toolAt(p);
-    if (tool !== undefined) shiftIndex(this.byTool, tool, p);
+    for (let i = 0; i < INDEXES; i++) {
+      const entry = events.entryAt(p, i);
+      if (entry !== undefined) this.indexes[i]!.release(entry);
+    }
     this.bytes -= events.evictOldest();
   }
 
@@ -554,23 +560,6 @@ export class RecentStore implements RecentStoreReader {
     this.metrics.storeItems.set({ kind: 'span' }, this.spans.size);
     this.metrics.storeBytes.set(this.bytes);
   }
-}
-
-function pushIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
-  let d = index.get(key);
-  if (!d) {
-    d = new Deque<V>(4);
-    index.set(key, d);
-  }
-  d.push(value);
-}
-
-/** Removes `value` from the head of its index queue (it is the oldest there, as it is the oldest overall). */
-function shiftIndex<K, V>(index: Map<K, Deque<V>>, key: K, value: V): void {
-  const d = index.get(key);
-  if (!d || d.peekOldest() !== value) return;
-  d.shift();
-  if (d.size === 0) index.delete(key);
 }
 
 function spanBytes(span: StoredSpan): number {
