@@ -99,8 +99,11 @@ describe('OtlpHttpReceiver: accepted requests', () => {
 });
 
 describe('OtlpHttpReceiver: reading bodies', () => {
-  /** Trace id, span id and tool arguments of every span, to compare what arrived with what was sent. */
-  const fingerprint = (items: readonly DecodedSpan[]) => items.map((s) => `${s.traceId}/${s.spanId}/${String(s.attributes['gen_ai.tool.call.arguments'] ?? '')}`);
+  /**
+   * Ids and attributes of every span, read after all bodies were sent: to compare what arrived with what was
+   * sent, and to show that nothing decoded still depends on a body buffer that a later body reused.
+   */
+  const fingerprint = (items: readonly DecodedSpan[]) => items.map((s) => `${s.traceId}/${s.spanId}/${JSON.stringify(s.attributes)}`);
   const expected = (body: string) => fingerprint(decodeJsonTraces(body).spans);
 
   /**

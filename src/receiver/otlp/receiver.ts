@@ -7,7 +7,7 @@ import { parseEndpoint } from '../../config/endpoint.js';
 import type { OtlpReceiverConfig } from '../../config/schema.js';
 import { TimeSlicedRunner } from '../../component/time-sliced-runner.js';
 import { LogOnce } from '../../telemetry/logger.js';
-import { decodeJsonTraces } from './decode-json.js';
+import { decodeJsonTraceBody } from './decode-json.js';
 import { decodeProtobufTraces } from './decode-protobuf.js';
 import {
   encodeExportResponseJson,
@@ -250,7 +250,8 @@ export class OtlpHttpReceiver implements Component {
     try {
       traces = decode(encoding, body);
     } finally {
-      // Nothing decoded from JSON refers to its text, so the buffer can serve the next body.
+      // `decodeJsonTraceBody` copies everything out of the body, so its buffer can serve the next one. A JSON
+      // decoder that left views into the body (as the protobuf decoder does) would need its own buffers.
       if (encoding === 'json') this.jsonBodies.give(body);
     }
     const taken = traces.spans.length === 0 || this.next.consume(traces.spans, { bytes });
@@ -303,7 +304,7 @@ export class OtlpHttpReceiver implements Component {
 function decode(encoding: Encoding, body: Buffer): DecodedTraces {
   if (body.length === 0) return { spans: [], rejectedSpans: 0 };
   if (encoding === 'protobuf') return decodeProtobufTraces(body);
-  return decodeJsonTraces(body.toString('utf8'));
+  return decodeJsonTraceBody(body);
 }
 
 /** Media type only, parameters (charset) ignored, case-insensitive (RFC 9110 §8.3.1). */
