@@ -108,6 +108,9 @@ export class RecentStore implements RecentStoreReader {
   private bytes = 0;
   private evictedEvents = 0;
   private evictedSpans = 0;
+  /** Evictions while storing the current batch, counted into the metric at its end. */
+  private batchEvictedEvents = 0;
+  private batchEvictedSpans = 0;
 
   /** Events, oldest first, in rows (see event-ring.ts); the indexes below hold their positions. */
   private readonly events: EventRing;
@@ -155,8 +158,6 @@ export class RecentStore implements RecentStoreReader {
 
   /** Stores spans, evicting the oldest items as needed. */
   addSpans(batch: readonly DecodedSpan[]): void {
-    let evictedEvents = 0;
-    let evictedSpans = 0;
     this.attributionCursor = this.spans.tail;
     for (const decoded of batch) {
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
@@ -166,7 +167,7 @@ export class RecentStore implements RecentStoreReader {
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
       const bytes = span === undefined ? SPAN_BYTES_OVERHEAD_BYTES + encoded!.length : SPAN_OVERHEAD_BYTES + spanBytes(span);
       if (bytes > this.config.maxBytes) {
-        evictedSpans++;
+        this.batchEvictedSpans++;
         continue;
       }
       let server: string | undefined;
@@ -186,19 +187,15 @@ export class RecentStore implements RecentStoreReader {
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
         this.evictOldestSpan();
-        evictedSpans++;
+        this.batchEvictedSpans++;
       }
-      const byBytes = this.enforceByteLimit();
-      evictedEvents += byBytes.events;
-      evictedSpans += byBytes.spans;
+      if (this.bytes > this.config.maxBytes) this.enforceByteLimit();
     }
-    this.afterBatch(evictedEvents, evictedSpans);
+    this.afterBatch();
   }
 
   /** Stores events, attributes their spans to servers, and updates the server summaries. */
   addEvents(batch: readonly McpEvent[]): void {
-    let evictedEvents = 0;
-    let evictedSpans = 0;
     for (const original of batch) {
       const event = this.config.captureContent ? original : withoutContent(original);
       this.summarise(event);
@@ -206,7 +203,7 @@ export class RecentStore implements RecentStoreReader {
       this.attributeSpan(event, position);
       if (bytes > this.config.maxBytes) {
         this.events.dropNewest();
-        evictedEvents++;
+        this.batchEvictedEvents++;
         continue;
       }
       // Index keys from the ring, which has them as they were at insertion.
@@ -221,13 +218,11 @@ export class RecentStore implements RecentStoreReader {
       this.bytes += bytes;
       while (this.events.size > this.config.maxEvents) {
         this.evictOldestEvent();
-        evictedEvents++;
+        this.batchEvictedEvents++;
       }
-      const byBytes = this.enforceByteLimit();
-      evictedEvents += byBytes.events;
-      evictedSpans += byBytes.spans;
+      if (this.bytes > this.config.maxBytes) this.enforceByteLimit();
     }
-    this.afterBatch(evictedEvents, evictedSpans);
+    this.afterBatch();
   }
 
   /**
@@ -428,8 +423,16 @@ export class RecentStore implements RecentStoreReader {
   }
 
   private summarise(event: McpEvent): void {
-    const id = this.cut(event.server.id, 256);
     const time = Number.isFinite(event.time) ? event.time : Date.now();
+    const s = this.newestServer;
+    // Events come in runs from one server: the most recently seen one needs no look-up and no relinking.
+    if (s !== undefined && s.id === event.server.id) this.summariseFor(s, event, time);
+    else this.summariseFor(this.serverFor(event, time), event, time);
+  }
+
+  /** The summary of the event's server, created if new, linked as the most recently seen. */
+  private serverFor(event: McpEvent, time: number): ServerState {
+    const id = this.cut(event.server.id, 256);
     let s = this.servers.get(id);
     if (s) {
       this.unlinkServer(s);
@@ -447,6 +450,10 @@ export class RecentStore implements RecentStoreReader {
       this.servers.set(id, s);
     }
     this.linkServerAsNewest(s);
+    return s;
+  }
+
+  private summariseFor(s: ServerState, event: McpEvent, time: number): void {
     s.name = this.cut(event.server.name, 256);
     if (event.server.pid !== undefined) s.pid = event.server.pid;
     if (event.server.commandLine !== undefined) s.commandLine = this.cut(event.server.commandLine, 4096);
@@ -509,22 +516,19 @@ export class RecentStore implements RecentStoreReader {
     return Buffer.from(s.slice(0, max), 'utf8').toString('utf8');
   }
 
-  private enforceByteLimit(): { events: number; spans: number } {
-    let events = 0;
-    let spans = 0;
+  private enforceByteLimit(): void {
     while (this.bytes > this.config.maxBytes) {
       const e = this.events.oldestSeq();
       const s = this.spans.oldestSeq();
       if (e === undefined && s === undefined) break;
       if (e !== undefined && (s === undefined || e < s)) {
         this.evictOldestEvent();
-        events++;
+        this.batchEvictedEvents++;
       } else {
         this.evictOldestSpan();
-        spans++;
+        this.batchEvictedSpans++;
       }
     }
-    return { events, spans };
   }
 
   private evictOldestEvent(): void {
@@ -543,7 +547,11 @@ export class RecentStore implements RecentStoreReader {
     this.bytes -= this.spans.evictOldest();
   }
 
-  private afterBatch(evictedEvents: number, evictedSpans: number): void {
+  private afterBatch(): void {
+    const evictedEvents = this.batchEvictedEvents;
+    const evictedSpans = this.batchEvictedSpans;
+    this.batchEvictedEvents = 0;
+    this.batchEvictedSpans = 0;
     if (evictedEvents > 0) {
       this.evictedEvents += evictedEvents;
       this.metrics.storeEvictions.inc({ kind: 'event' }, evictedEvents);
