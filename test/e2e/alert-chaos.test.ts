@@ -6,6 +6,9 @@ import { stringify } from 'yaml';
 import { spawnCli, waitForLog } from '../helpers/daemon.js';
 import { freePort, LocalReceiver, RedisProcess, tempDir, waitFor } from '../helpers/alert-receivers.js';
 
+/** The webhook sink's default deliveries in flight per daemon (src/alert/sinks/webhook.ts). */
+const WEBHOOK_CONCURRENCY = 4;
+
 /** How long alerts flow while Redis and the daemons are being killed. */
 const CHAOS_MS = process.env.MCPWATCH_LONG_TESTS === '1' ? 60_000 : 12_000;
 
@@ -162,6 +165,10 @@ describe('alert delivery under chaos', () => {
     expect(acknowledged.size).toBeGreaterThan(100);
     expect([...acknowledged].filter((k) => !received.has(k))).toEqual([]);
     expect(events.filter((e) => e.startsWith('daemon')).length).toBe(2);
-    expect(rate).toBeLessThan(0.005);
+    // A duplicate is a delivery whose completion the kill cut off: at most what was in flight when Redis or a
+    // daemon died, i.e. each daemon's webhook deliveries (concurrency 4 by default) per kill. A rate cap (it
+    // was 0.5%) failed on a loaded machine, where fewer alerts flow in the same 12 s for the same kills
+    // (6 duplicates of 1,146); this bound still fails if alerts are delivered twice outside the kills.
+    expect(duplicates).toBeLessThanOrEqual(events.length * 2 * WEBHOOK_CONCURRENCY);
   }, CHAOS_MS + 180_000);
 });
