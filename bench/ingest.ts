@@ -6,7 +6,7 @@
  * Three processes: this one (bodies, in-process ceilings, measurements), the daemon (`dist/src/cli/bin.js
  * start`, as deployed) and the open-loop load generator (bench/load-generator.ts).
  *
- * Environment knobs (all optional): BENCH_PHASES=ceilings,protobuf,json,protobuf-detectors,steady,overload
+ * Environment knobs (all optional): BENCH_PHASES=ceilings,protobuf,http-floor,json,protobuf-detectors,steady,overload
  * (subset to run),
  * BENCH_PROFILE_DIR=dir (daemon runs with --cpu-prof into dir), BENCH_DAEMON_NODE_FLAGS="--flag ..." (extra
  * node flags for the daemon, e.g. GC tuning experiments), BENCH_SATURATION_SECONDS (default 12).
@@ -38,7 +38,7 @@ const SPANS_PER_BODY = 100;
 const ARG_BYTES: [number, number] = [100, 10_000];
 const TARGET = { json: 60_000, protobuf: 100_000, ceilingRatio: 2 };
 const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 12);
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'ceilings,protobuf,json,protobuf-detectors,steady,overload').split(','));
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'ceilings,protobuf,http-floor,json,protobuf-detectors,steady,overload').split(','));
 
 /**
  * The ingest figures measure what the ingest path costs (HTTP, decode, normalize, store), so the headline
@@ -109,25 +109,31 @@ interface RunningDaemon {
   logLines: string[];
 }
 
-async function startDaemon(settings: string[] = []): Promise<RunningDaemon> {
+/** The HTTP floor server (bench/http-floor-server.ts) in place of the daemon. */
+const HTTP_FLOOR = COMPILED ? [join(import.meta.dirname, 'http-floor-server.js')] : ['--import', 'tsx', join(import.meta.dirname, 'http-floor-server.ts')];
+
+/** Starts the daemon with `--set` settings, or with `program` (node arguments) another server measured like it. */
+async function startDaemon(settings: string[] = [], program?: string[]): Promise<RunningDaemon> {
   const nodeArgs: string[] = [];
   const profileDir = process.env.BENCH_PROFILE_DIR;
   if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   if (process.env.BENCH_DAEMON_NODE_FLAGS) nodeArgs.push(...process.env.BENCH_DAEMON_NODE_FLAGS.split(' ').filter(Boolean));
   const child = spawn(
     process.execPath,
-    [
-      ...nodeArgs,
-      DAEMON_BIN,
-      'start',
-      '--set',
-      'receivers.otlp.endpoint=127.0.0.1:0',
-      '--set',
-      'admin.endpoint=127.0.0.1:0',
-      '--set',
-      'admin.logLevel=info',
-      ...settings.flatMap((kv) => ['--set', kv]),
-    ],
+    program
+      ? [...nodeArgs, ...program]
+      : [
+          ...nodeArgs,
+          DAEMON_BIN,
+          'start',
+          '--set',
+          'receivers.otlp.endpoint=127.0.0.1:0',
+          '--set',
+          'admin.endpoint=127.0.0.1:0',
+          '--set',
+          'admin.logLevel=info',
+          ...settings.flatMap((kv) => ['--set', kv]),
+        ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logLines: string[] = [];
@@ -192,6 +198,8 @@ interface PhaseSpec {
   graceMs: number;
   /** `--set` overrides for this phase's daemon (none: embedded defaults). */
   settings: string[];
+  /** Node arguments of another server to measure instead of the daemon (the HTTP floor). */
+  program?: string[];
 }
 
 interface PhaseResult extends PhaseSpec {
@@ -401,6 +409,13 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
       `| ${enc} | ${perS(daemonRate)} | ${perS(raw?.spansPerCpuSecond ?? NaN)} (${raw?.name.replace('raw: ', '') ?? 'n/a'}) | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : 'n/a'} | ${perS(small?.spansPerCpuSecond ?? NaN)} | ${perS(dec?.spansPerCpuSecond ?? NaN)} | ${perS(norm?.spansPerCpuSecond ?? NaN)} | ${perS(stored?.spansPerCpuSecond ?? NaN)} | ${perS(target)}, <= ${TARGET.ceilingRatio}x raw | ${p ? (met ? 'yes' : 'no') : 'n/a'} |`,
     );
   }
+  const floor = phase('http-floor');
+  if (floor) {
+    lines.push(
+      '',
+      `HTTP floor (\`http-floor\` phase: node:http reading the same protobuf bodies into one buffer each and answering 200, no decode, same load): ${perS(floor.spansPerCpuSecond)} spans per CPU second, i.e. ${(1e6 / floor.spansPerCpuSecond).toFixed(2)} us of every span's cost before mcpwatch decodes anything.`,
+    );
+  }
   lines.push('', '### In-process ceilings (median of reps, bench process)', '');
   lines.push('| case | spans / CPU s | MB of body / CPU s |', '| --- | --- | --- |');
   for (const c of ceilings) lines.push(`| ${c.name} | ${k(c.spansPerCpuSecond)} | ${c.mbPerCpuSecond.toFixed(0)} |`);
@@ -446,7 +461,7 @@ async function main(): Promise<void> {
 
     const phases: PhaseResult[] = [];
     const runOnFreshDaemon = async (spec: PhaseSpec, enc: 'protobuf' | 'json') => {
-      const daemon = await startDaemon(spec.settings);
+      const daemon = await startDaemon(spec.settings, spec.program);
       try {
         process.stderr.write(`phase ${spec.name}: ${spec.rate} req/s for ${spec.durationSeconds} s, ${spec.maxSockets} sockets...\n`);
         const result = await runPhase(spec, daemon, bodyDir, files[enc]);
@@ -468,6 +483,13 @@ async function main(): Promise<void> {
         'protobuf',
       );
       protobufCapacity = r.processedSpansPerSecond;
+    }
+    if (PHASES.has('http-floor')) {
+      // The same load as protobuf-saturation against a server that only reads the bodies: HTTP's own cost.
+      await runOnFreshDaemon(
+        { name: 'http-floor', encoding: 'protobuf', rate: saturationRate('protobuf'), durationSeconds: SATURATION_SECONDS, warmupSeconds: 3, maxSockets: 16, graceMs: 0, settings: [], program: [...HTTP_FLOOR, String(SPANS_PER_BODY)] },
+        'protobuf',
+      );
     }
     if (PHASES.has('json')) {
       await runOnFreshDaemon(
