@@ -413,7 +413,7 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   if (floor) {
     lines.push(
       '',
-      `HTTP floor (\`http-floor\` phase: node:http reading the same protobuf bodies into one buffer each and answering 200, no decode, same load): ${perS(floor.spansPerCpuSecond)} spans per CPU second, i.e. ${(1e6 / floor.spansPerCpuSecond).toFixed(2)} us of every span's cost before mcpwatch decodes anything.`,
+      `HTTP floor (\`http-floor\` phase: node:http reading the same protobuf bodies into one buffer each and answering 200, no decode, same load): ${k(floor.spansPerCpuSecond)} spans per CPU second, i.e. ${(1e6 / floor.spansPerCpuSecond).toFixed(2)} us of every span's cost before mcpwatch decodes anything.`,
     );
   }
   lines.push('', '### In-process ceilings (median of reps, bench process)', '');
