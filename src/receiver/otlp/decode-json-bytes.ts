@@ -107,7 +107,12 @@ class JsonByteReader {
   readonly words: Int32Array;
   readonly wordBase: number;
   pos = 0;
-  /** The first backslash at or after some position already passed, or `len`; searched again once passed. */
+  /**
+   * The first backslash at or after `backslashFrom` (or `len`): a search from any position in between
+   * gives the same answer, so a string full of text is searched once, not once per escape. The decoders
+   * may step back (see `decodeCompactKeyValue`), hence the lower bound.
+   */
+  backslashFrom = 0;
   nextBackslash = -1;
 
   constructor(body: Uint8Array) {
@@ -216,10 +221,11 @@ function plainRunEnd(r: JsonByteReader, i: number): number {
   let quote = r.nodeBuf.indexOf(QUOTE, i);
   if (quote < 0) quote = len;
   let backslash = r.nextBackslash;
-  if (backslash < i) {
+  if (backslash < i || i < r.backslashFrom) {
     backslash = r.nodeBuf.indexOf(BACKSLASH, i);
     if (backslash < 0) backslash = len;
     r.nextBackslash = backslash;
+    r.backslashFrom = i;
   }
   const stop = quote < backslash ? quote : backslash;
   if (!controlFree(r, i, stop)) {
@@ -355,13 +361,27 @@ function readString(r: JsonByteReader, share: boolean): string {
 }
 
 /** A member name: the string at `r.pos` and the colon after it; returns the field id in `fields` or 0. */
-function readMemberName(r: JsonByteReader, fields: ReadonlyMap<string, number>): number {
-  if (r.buf[r.pos] !== QUOTE) throw syntaxError(r, r.pos, '(expected a member name)');
-  const name = readString(r, true);
+function readMemberName(r: JsonByteReader, fields: FieldNames): number {
+  const buf = r.buf;
+  const start = r.pos + 1;
+  let i = start;
+  while (i < r.len) {
+    const b = buf[i]!;
+    if (b === QUOTE || b === BACKSLASH || b < 0x20) break;
+    i++;
+  }
+  let id: number;
+  if (buf[i] === QUOTE) {
+    // Names are matched on their bytes: no string for the dozens of names in every span.
+    id = fields.match(buf, start, i);
+    r.pos = i + 1;
+  } else {
+    id = fields.byName.get(readString(r, true)) ?? 0;
+  }
   if (skipWs(r) !== COLON) throw syntaxError(r, r.pos, "(expected ':' after a member name)");
   r.pos++;
   skipWs(r);
-  return fields.get(name) ?? 0;
+  return id;
 }
 
 /**
@@ -529,11 +549,37 @@ function readStringForSkip(r: JsonByteReader): void {
   else unescapeString(r, start, stop);
 }
 
-// Field ids per message: both JSON names of a field map to one id, a bit in the object's `seen` mask.
-const NO_FIELDS: ReadonlyMap<string, number> = new Map();
+/** The member names of one message: both JSON names of a field map to one id, a bit in the object's `seen` mask. */
+class FieldNames {
+  readonly byName: ReadonlyMap<string, number>;
+  /** Per byte length, the names' bytes and ids. */
+  private readonly byLength: { bytes: Uint8Array; id: number }[][] = [];
 
-function fieldIds(entries: readonly (readonly [string, number])[]): ReadonlyMap<string, number> {
-  return new Map(entries);
+  constructor(entries: readonly (readonly [string, number])[]) {
+    this.byName = new Map(entries);
+    for (const [name, id] of entries) {
+      const bytes = Buffer.from(name, 'latin1');
+      (this.byLength[bytes.length] ??= []).push({ bytes, id });
+    }
+  }
+
+  /** The id of the name in `buf[start, end)` (no escapes), or 0. */
+  match(buf: Uint8Array, start: number, end: number): number {
+    const candidates = this.byLength[end - start];
+    if (candidates === undefined) return 0;
+    for (const { bytes, id } of candidates) {
+      let k = 0;
+      while (k < bytes.length && buf[start + k] === bytes[k]) k++;
+      if (k === bytes.length) return id;
+    }
+    return 0;
+  }
+}
+
+const NO_FIELDS = new FieldNames([]);
+
+function fieldIds(entries: readonly (readonly [string, number])[]): FieldNames {
+  return new FieldNames(entries);
 }
 
 const REQUEST_RESOURCE_SPANS = 1;
@@ -678,6 +724,24 @@ function wrongType(r: JsonByteReader): Error {
   return startsValue ? NEEDS_REFERENCE_DECODE : syntaxError(r, r.pos, '(expected a JSON value)');
 }
 
+/**
+ * Attributes as the OpenTelemetry serializers write them (compact JSON, `key` before `value`, one
+ * `AnyValue` member): most of a request, matched byte for byte before falling back to member-by-member
+ * decoding.
+ */
+const COMPACT_KEY = Buffer.from('{"key":"', 'latin1');
+const COMPACT_VALUE = Buffer.from(',"value":{', 'latin1');
+const COMPACT_STRING_VALUE = Buffer.from('{"stringValue":"', 'latin1');
+const COMPACT_INT_VALUE = Buffer.from('{"intValue":', 'latin1');
+
+/** True if `bytes` occur in the body at `at`. */
+function bytesAt(r: JsonByteReader, at: number, bytes: Uint8Array): boolean {
+  if (at + bytes.length > r.len) return false;
+  const buf = r.buf;
+  for (let k = 0; k < bytes.length; k++) if (buf[at + k] !== bytes[k]) return false;
+  return true;
+}
+
 /** Marks field `id` as seen in an object; a second occurrence (by either name) needs decode-json. */
 function markSeen(seen: number, id: number): number {
   const bit = 1 << id;
@@ -724,6 +788,30 @@ function idMember(r: JsonByteReader): string | typeof NOT_A_STRING | undefined {
 function decodeAnyValue(r: JsonByteReader, depth: number, wire: boolean): AttributeValue {
   if (depth > MAX_ANY_VALUE_DEPTH) throw NEEDS_REFERENCE_DECODE;
   if (r.buf[r.pos] !== OPEN_OBJECT) throw wrongType(r);
+  const start = r.pos;
+  if (bytesAt(r, start, COMPACT_STRING_VALUE)) {
+    r.pos = start + COMPACT_STRING_VALUE.length - 1;
+    const value = wire ? stringOrWireText(r) : readString(r, true);
+    if (r.buf[r.pos] === CLOSE_OBJECT) {
+      r.pos++;
+      return value;
+    }
+    r.pos = start;
+  } else if (bytesAt(r, start, COMPACT_INT_VALUE)) {
+    r.pos = start + COMPACT_INT_VALUE.length;
+    skipWs(r);
+    const value = int64Value(numberOrString(r), 'intValue', false);
+    if (r.buf[r.pos] === CLOSE_OBJECT) {
+      r.pos++;
+      return value;
+    }
+    r.pos = start;
+  }
+  return decodeAnyValueMembers(r, depth, wire);
+}
+
+/** `AnyValue` at `r.pos` in any form: members in any order, with whitespace, unknown members. */
+function decodeAnyValueMembers(r: JsonByteReader, depth: number, wire: boolean): AttributeValue {
   let value: AttributeValue = null;
   let seen = 0;
   let more = openObject(r);
@@ -844,30 +932,57 @@ function decodeAttributes(r: JsonByteReader, target: Attributes, depth: number, 
   let element = openArray(r);
   while (element) {
     if (r.buf[r.pos] !== OPEN_OBJECT) throw wrongType(r);
-    let key: string | undefined;
-    let value: AttributeValue = null;
-    let seen = 0;
-    let more = openObject(r);
-    while (more) {
-      const id = readMemberName(r, KEY_VALUE_FIELDS);
-      if (id === KV_KEY) {
-        seen = markSeen(seen, id);
-        if (r.buf[r.pos] !== QUOTE) throw wrongType(r);
-        key = readString(r, true);
-      } else if (id === KV_VALUE) {
-        seen = markSeen(seen, id);
-        if (!isNull(r)) value = decodeAnyValue(r, depth, defer && (key === undefined || DEFERRED_TEXT_KEYS.has(key)));
-      } else {
-        skipValue(r);
-      }
-      more = nextMember(r);
+    const start = r.pos;
+    if (!decodeCompactKeyValue(r, target, depth, defer)) {
+      r.pos = start;
+      decodeKeyValue(r, target, depth, defer);
     }
-    if (key === undefined) throw NEEDS_REFERENCE_DECODE;
-    // The value came before its key: only now is it known whether it may stay in the body.
-    if (value instanceof WireText && !DEFERRED_TEXT_KEYS.has(key)) value = value.text();
-    setAttribute(target, key, value);
     element = nextElement(r);
   }
+}
+
+/**
+ * A `KeyValue` exactly as the OpenTelemetry serializers write it (`{"key":"…","value":{…}}`, nothing
+ * else), matched on its bytes; false, with nothing stored, for any other form, which the caller then
+ * decodes from the start with `decodeKeyValue`.
+ */
+function decodeCompactKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): boolean {
+  if (!bytesAt(r, r.pos, COMPACT_KEY)) return false;
+  r.pos += COMPACT_KEY.length - 1;
+  const key = readString(r, true);
+  if (!bytesAt(r, r.pos, COMPACT_VALUE)) return false;
+  r.pos += COMPACT_VALUE.length - 1;
+  const value = decodeAnyValue(r, depth, defer && DEFERRED_TEXT_KEYS.has(key));
+  if (r.buf[r.pos] !== CLOSE_OBJECT) return false;
+  r.pos++;
+  setAttribute(target, key, value);
+  return true;
+}
+
+/** A `KeyValue` at `r.pos` in any form (members in any order, whitespace, unknown members). */
+function decodeKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): void {
+  let key: string | undefined;
+  let value: AttributeValue = null;
+  let seen = 0;
+  let more = openObject(r);
+  while (more) {
+    const id = readMemberName(r, KEY_VALUE_FIELDS);
+    if (id === KV_KEY) {
+      seen = markSeen(seen, id);
+      if (r.buf[r.pos] !== QUOTE) throw wrongType(r);
+      key = readString(r, true);
+    } else if (id === KV_VALUE) {
+      seen = markSeen(seen, id);
+      if (!isNull(r)) value = decodeAnyValue(r, depth, defer && (key === undefined || DEFERRED_TEXT_KEYS.has(key)));
+    } else {
+      skipValue(r);
+    }
+    more = nextMember(r);
+  }
+  if (key === undefined) throw NEEDS_REFERENCE_DECODE;
+  // The value came before its key: only now is it known whether it may stay in the body.
+  if (value instanceof WireText && !DEFERRED_TEXT_KEYS.has(key)) value = value.text();
+  setAttribute(target, key, value);
 }
 
 interface DecodeContext {
