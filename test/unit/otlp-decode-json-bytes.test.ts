@@ -22,6 +22,9 @@ import { realisticMcpSpans, toJson } from './helpers/otlp-spans.js';
  * an OtlpDecodeError whenever the reference throws, and only then.
  */
 
+/** Long tool-call payloads may stay in the body (the option the receiver can use without pooled buffers). */
+const WIRE_TEXT = { wireText: true };
+
 type Outcome = { ok: DecodedTraces } | { error: string };
 
 function outcome(decode: () => DecodedTraces): Outcome {
@@ -91,11 +94,15 @@ const newPaths = (): Paths => ({ direct: 0, syntaxError: 0, fallback: 0 });
 /** Asserts the two decoders agree on `body`; returns what happened, for the properties' statistics. */
 function expectSameAsReference(body: Uint8Array, paths: Paths = newPaths()): 'decoded' | 'rejected' {
   const expected = reference(body);
-  const direct = outcome(() => decodeJsonTraceBytesDirect(body) ?? { spans: [], rejectedSpans: -1 });
+  const direct = outcome(() => decodeJsonTraceBytesDirect(body, WIRE_TEXT) ?? { spans: [], rejectedSpans: -1 });
   if ('error' in direct) paths.syntaxError++;
   else if (direct.ok.rejectedSpans === -1) paths.fallback++;
   else paths.direct++;
-  const actual = outcome(() => decodeJsonTraceBytes(body));
+  // Without wireText nothing may refer to the body: the result equals the reference as it is.
+  const plain = outcome(() => decodeJsonTraceBytes(body));
+  if ('ok' in plain && 'ok' in expected) expectDeepStrictEqual(plain.ok, expected.ok);
+  else expect('error' in plain).toBe('error' in expected);
+  const actual = outcome(() => decodeJsonTraceBytes(body, WIRE_TEXT));
   if ('error' in expected) {
     expect('error' in actual ? 'error' : 'decoded').toBe('error');
     return 'rejected';
@@ -535,12 +542,13 @@ describe('decodeJsonTraceBytes against decodeJsonTraces (differential properties
       fc.property(generatedRequest({ irregular: false }), (text) => {
         const body = Buffer.from(text, 'utf8');
         // Regular requests (no repeated members, no wrong types) never need the reference decoder.
-        const direct = decodeJsonTraceBytesDirect(body);
+        const direct = decodeJsonTraceBytesDirect(body, WIRE_TEXT);
         expect(direct).toBeDefined();
         // The reference sees the body's text, not `text`: lone surrogates in `text` became U+FFFD in UTF-8.
         const expected = decodeJsonTraces(body.toString('utf8'));
         expectWireTextOnlyWhereAllowed(direct!);
         expectDeepStrictEqual(materialized(direct!), expected);
+        expectDeepStrictEqual(decodeJsonTraceBytesDirect(body), expected);
         expect(sharing(direct!)).toBe(sharing(expected));
         decoded += direct!.spans.length;
         for (const s of direct!.spans) for (const v of Object.values(s.attributes)) if (v instanceof WireText) wireTexts++;
@@ -617,11 +625,12 @@ describe('decodeJsonTraceBytes on bodies from the official serializer', () => {
     const body = Buffer.from(text, 'utf8');
     expectSameAsReference(body);
     // realisticMcpSpans' arguments are JSON with quotes: escaped, so they must be decoded strings.
-    const decoded = decodeJsonTraceBytes(body);
+    const decoded = decodeJsonTraceBytes(body, WIRE_TEXT);
     expect(decoded.spans.some((s) => s.attributes['gen_ai.tool.call.arguments'] instanceof WireText)).toBe(false);
     const plain = 'p'.repeat(DEFERRED_TEXT_MIN_BYTES + 1);
     const withPlain = Buffer.from(text.replace(/"gen_ai\.tool\.call\.arguments","value":\{"stringValue":"(?:[^"\\]|\\.)*"/g, `"gen_ai.tool.call.arguments","value":{"stringValue":"${plain}"`), 'utf8');
-    const deferred = decodeJsonTraceBytes(withPlain).spans.map((s) => s.attributes['gen_ai.tool.call.arguments']);
+    expect(decodeJsonTraceBytes(withPlain).spans.map((s) => typeof s.attributes['gen_ai.tool.call.arguments'])).toEqual(new Array(30).fill('string'));
+    const deferred = decodeJsonTraceBytes(withPlain, WIRE_TEXT).spans.map((s) => s.attributes['gen_ai.tool.call.arguments']);
     expect(deferred.length).toBe(30);
     for (const value of deferred) {
       expect(value).toBeInstanceOf(WireText);
@@ -792,7 +801,7 @@ describe('decodeJsonTraceBytes on strings', () => {
   });
 
   it(`leaves a payload on the wire only above ${DEFERRED_TEXT_MIN_BYTES} bytes and only without escapes`, () => {
-    const argument = (raw: string): unknown => decodeJsonTraceBytes(withArgument(raw)).spans[0]?.attributes['gen_ai.tool.call.arguments'];
+    const argument = (raw: string): unknown => decodeJsonTraceBytes(withArgument(raw), WIRE_TEXT).spans[0]?.attributes['gen_ai.tool.call.arguments'];
     expect(typeof argument('a'.repeat(DEFERRED_TEXT_MIN_BYTES))).toBe('string');
     expect(argument('a'.repeat(DEFERRED_TEXT_MIN_BYTES + 1))).toBeInstanceOf(WireText);
     expect(typeof argument(`${'a'.repeat(DEFERRED_TEXT_MIN_BYTES)}\\n`)).toBe('string');

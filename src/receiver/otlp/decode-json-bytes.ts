@@ -116,7 +116,11 @@ class JsonByteReader {
   backslashFrom = 0;
   nextBackslash = -1;
 
-  constructor(body: Uint8Array) {
+  constructor(
+    body: Uint8Array,
+    /** Span tool-call payloads may stay in the body (`JsonTraceBytesOptions.wireText`). */
+    readonly wireText: boolean,
+  ) {
     this.buf = body;
     this.len = body.length;
     this.nodeBuf = Buffer.from(body.buffer, body.byteOffset, body.byteLength) as Buffer & NodeSlicer;
@@ -1151,7 +1155,7 @@ function decodeSpan(
           end = timeMember(r, 'endTimeUnixNano');
           break;
         case SPAN_ATTRIBUTES:
-          decodeAttributes(r, attributes, 1, true);
+          decodeAttributes(r, attributes, 1, r.wireText);
           break;
         case SPAN_EVENTS:
           if (isNull(r)) break;
@@ -1290,14 +1294,25 @@ function decodeResourceSpans(r: JsonByteReader, ctx: DecodeContext, ri: number):
   }
 }
 
+/** Options of `decodeJsonTraceBytes`. */
+export interface JsonTraceBytesOptions {
+  /**
+   * Let long escape-free `gen_ai.tool.call.arguments` / `.result` span attributes stay in the body as
+   * `WireText` views (as the protobuf decoder does), instead of strings. Only when the body is not reused
+   * or written to while the spans live: the receiver's pooled JSON read buffers are given back as soon as
+   * decoding returns. Default false: then nothing in the result refers to the body.
+   */
+  wireText?: boolean;
+}
+
 /**
  * Decodes the body without falling back: undefined when only decode-json.ts can give the exact result
  * (see the file comment). Exported for tests, which check that ordinary requests never need the fallback.
  *
  * @throws OtlpDecodeError when the body is not JSON.
  */
-export function decodeJsonTraceBytesDirect(body: Uint8Array): DecodedTraces | undefined {
-  const r = new JsonByteReader(body);
+export function decodeJsonTraceBytesDirect(body: Uint8Array, options: JsonTraceBytesOptions = {}): DecodedTraces | undefined {
+  const r = new JsonByteReader(body, options.wireText === true);
   const ctx: DecodeContext = { spans: [], spanIndex: 0, rejectedSpans: 0, rejectReason: undefined };
   try {
     const b = skipWs(r);
@@ -1335,16 +1350,16 @@ export function decodeJsonTraceBytesDirect(body: Uint8Array): DecodedTraces | un
 
 /**
  * Decodes an OTLP/HTTP JSON trace export body from its bytes: the same `DecodedTraces` as
- * `decodeJsonTraces(Buffer.from(body).toString('utf8'))`, except that long escape-free
- * `gen_ai.tool.call.arguments` / `.result` span attributes may be `WireText` views into `body` (which
- * must then not be written to while the spans live).
+ * `decodeJsonTraces(Buffer.from(body).toString('utf8'))`, and an `OtlpDecodeError` exactly when that
+ * throws. With `wireText`, long escape-free tool-call payloads of spans may be `WireText` views into
+ * `body` standing for the same strings (see `JsonTraceBytesOptions`).
  *
  * @param body the request body (after any `Content-Encoding` has been removed).
  * @throws OtlpDecodeError when the body is not JSON or not shaped like an `ExportTraceServiceRequest`.
  */
-export function decodeJsonTraceBytes(body: Uint8Array): DecodedTraces {
+export function decodeJsonTraceBytes(body: Uint8Array, options: JsonTraceBytesOptions = {}): DecodedTraces {
   return (
-    decodeJsonTraceBytesDirect(body) ??
+    decodeJsonTraceBytesDirect(body, options) ??
     decodeJsonTraces(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
   );
 }
