@@ -87,6 +87,13 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 const SHORT_STRING_MAX_BYTES = 40;
 const SHORT_STRING_CACHE_SIZE = 4096; // a power of two, see the mask below
 const shortStringCache: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_CACHE_SIZE).fill(undefined);
+/**
+ * The bytes each cached string was decoded from (slot `s` at `s * SHORT_STRING_MAX_BYTES`) and their
+ * length (-1: empty slot): equal bytes decode to the equal string, and bytes compare four at a time.
+ */
+const shortStringBytes = new Uint8Array(SHORT_STRING_CACHE_SIZE * SHORT_STRING_MAX_BYTES);
+const shortStringBytesView = new DataView(shortStringBytes.buffer);
+const shortStringLength = new Int32Array(SHORT_STRING_CACHE_SIZE).fill(-1);
 
 /**
  * Unescaped string bytes are gathered here and decoded once: one flat string from one native call,
@@ -144,15 +151,20 @@ class JsonByteReader {
     const slot =
       (len * 31 + buf[start]! * 7 + buf[start + (len >> 1)]! * 131 + buf[end - 1]! * 4099 + buf[end - 2 < start ? start : end - 2]! * 17) &
       (SHORT_STRING_CACHE_SIZE - 1);
-    const cached = shortStringCache[slot];
-    if (cached !== undefined && cached.length === len) {
-      let i = 0;
-      while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === len) return cached;
+    const base = slot * SHORT_STRING_MAX_BYTES;
+    if (shortStringLength[slot] === len) {
+      const view = this.view;
+      let k = 0;
+      while (k + 4 <= len && view.getInt32(start + k, true) === shortStringBytesView.getInt32(base + k, true)) k += 4;
+      if (k + 4 > len) {
+        while (k < len && buf[start + k] === shortStringBytes[base + k]) k++;
+        if (k === len) return shortStringCache[slot]!;
+      }
     }
     const decoded = this.decode(start, end);
-    // Equal lengths mean ASCII (or U+FFFD, which never equals a byte), so a byte compare is exact.
-    if (decoded.length === len) shortStringCache[slot] = decoded;
+    shortStringCache[slot] = decoded;
+    shortStringLength[slot] = len;
+    for (let k = 0; k < len; k++) shortStringBytes[base + k] = buf[start + k]!;
     return decoded;
   }
 }
