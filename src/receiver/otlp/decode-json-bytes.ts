@@ -206,6 +206,13 @@ function controlFree(r: JsonByteReader, from: number, to: number): boolean {
   const wordEnd = Math.min((to - base) >> 2, words.length);
   // Any byte below 0x20 sets its high bit in (x - 0x20202020) & ~x ("hasless" from Bit Twiddling Hacks).
   let acc = 0;
+  for (; w + 4 <= wordEnd; w += 4) {
+    const x0 = words[w]!;
+    const x1 = words[w + 1]!;
+    const x2 = words[w + 2]!;
+    const x3 = words[w + 3]!;
+    acc |= (((x0 - 0x20202020) | 0) & ~x0) | (((x1 - 0x20202020) | 0) & ~x1) | (((x2 - 0x20202020) | 0) & ~x2) | (((x3 - 0x20202020) | 0) & ~x3);
+  }
   for (; w < wordEnd; w++) {
     const x = words[w]!;
     acc |= ((x - 0x20202020) | 0) & ~x;
@@ -399,12 +406,7 @@ function readString(r: JsonByteReader, share: boolean): string {
 function readMemberName(r: JsonByteReader, fields: FieldNames): number {
   const buf = r.buf;
   const start = r.pos + 1;
-  let i = start;
-  while (i < r.len) {
-    const b = buf[i]!;
-    if (b === QUOTE || b === BACKSLASH || b < 0x20) break;
-    i++;
-  }
+  const i = plainRunEnd(r, start);
   let id: number;
   if (buf[i] === QUOTE) {
     // Names are matched on their bytes: no string for the dozens of names in every span.
