@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SpanKind, SpanStatusCode, context, createTraceState, trace } from '@opentelemetry/api';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/receiver/otlp/decode-limits.js';
@@ -98,6 +99,28 @@ describe('decodeProtobufTraces on bodies from the official serializer', () => {
       expect(other.resource).toBe(first?.resource);
       expect(other.scope).toBe(first?.scope);
     }
+  });
+});
+
+describe('decodeProtobufTraces short-string cache', () => {
+  it('gives every short key and value its own text when thousands of distinct strings share cache slots', () => {
+    // 4,096 slots picked by length and five sampled bytes: strings that differ only elsewhere share a slot,
+    // and non-ASCII ones (cached by their bytes) must come back as decoded, not as a neighbour's text.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ unit: fc.constantFrom('a', 'b', 'é', '€', '😀', '-', '.'), minLength: 1, maxLength: 20 }), fc.string({ maxLength: 40 })), { minLength: 200, maxLength: 400 }),
+        (pairs) => {
+          const recorder = recordSpans();
+          for (let i = 0; i < pairs.length; i += 20) {
+            const attributes = Object.fromEntries(pairs.slice(i, i + 20).map(([k, v], j) => [`${k}.${i + j}`, v]));
+            recorder.tracer.startSpan(`s${i}`, { attributes }).end();
+          }
+          const spans = recorder.finished();
+          expect(bySpanId(decodeProtobufTraces(toProtobuf(spans)).spans.map(withoutWire))).toEqual(bySpanId(spans.map(expectedSpan)));
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 

@@ -84,12 +84,17 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
  * Short strings (attribute keys above all, but also method names, tool names, enum-like values)
  * repeat in almost every span. Looking them up in a small direct-mapped cache costs a byte compare,
  * about half of what a native decode call costs for strings this short, and makes every span share
- * one copy of each, which also shrinks what the store holds. Only ASCII strings are cached (their
- * UTF-16 length equals their byte length, which the compare relies on).
+ * one copy of each, which also shrinks what the store holds. The cache keeps the bytes each string was
+ * decoded from (slot `s` at `s * SHORT_STRING_MAX_BYTES`), compared four at a time: equal bytes decode
+ * to equal strings, so any short string can be cached, ASCII or not.
  */
 const SHORT_STRING_MAX_BYTES = 40;
 const SHORT_STRING_CACHE_SIZE = 4096; // a power of two, see the mask below
 const shortStringCache: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_CACHE_SIZE).fill(undefined);
+const shortStringBytes = new Uint8Array(SHORT_STRING_CACHE_SIZE * SHORT_STRING_MAX_BYTES);
+const shortStringWords = new DataView(shortStringBytes.buffer);
+/** Byte length of each slot's string; -1 for an empty slot. */
+const shortStringLength = new Int32Array(SHORT_STRING_CACHE_SIZE).fill(-1);
 
 /** Decode state for one request body: the bytes and the read position. */
 class WireReader {
@@ -110,8 +115,7 @@ class WireReader {
 
   /** A little-endian IEEE 754 double at `pos` (fixed64 `double_value`). */
   readDouble(pos: number): number {
-    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    return this.view.getFloat64(pos, true);
+    return this.words().getFloat64(pos, true);
   }
 
   string(start: number, end: number): string {
@@ -123,15 +127,26 @@ class WireReader {
     const slot =
       (len * 31 + buf[start]! * 7 + buf[start + (len >> 1)]! * 131 + buf[end - 1]! * 4099 + buf[end - 2]! * 17) &
       (SHORT_STRING_CACHE_SIZE - 1);
-    const cached = shortStringCache[slot];
-    if (cached !== undefined && cached.length === len) {
-      let i = 0;
-      while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === len) return cached;
+    const base = slot * SHORT_STRING_MAX_BYTES;
+    if (shortStringLength[slot] === len) {
+      const view = this.words();
+      let k = 0;
+      while (k + 4 <= len && view.getInt32(start + k, true) === shortStringWords.getInt32(base + k, true)) k += 4;
+      if (k + 4 > len) {
+        while (k < len && buf[start + k] === shortStringBytes[base + k]) k++;
+        if (k === len) return shortStringCache[slot]!;
+      }
     }
     const decoded = this.decodeUtf8(start, end);
-    if (decoded.length === len) shortStringCache[slot] = decoded;
+    shortStringCache[slot] = decoded;
+    shortStringLength[slot] = len;
+    shortStringBytes.set(buf.subarray(start, end), base);
     return decoded;
+  }
+
+  /** The body as a DataView, for reading four bytes at a time and for doubles. */
+  words(): DataView {
+    return (this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
 
   private decodeUtf8(start: number, end: number): string {
