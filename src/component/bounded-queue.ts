@@ -34,7 +34,7 @@ export interface BoundedQueueOptions<T> {
  * stage refuses or throws, or when shutdown's deadline passes with items still queued.
  */
 export class BoundedQueue<T> implements Consumer<T> {
-  private readonly batches: { items: readonly T[]; n: number; bytes: number }[] = [];
+  private readonly batches: { items: readonly T[]; n: number; bytes: number; release: (() => void) | undefined }[] = [];
   private held = 0;
   private heldBytes = 0;
   private scheduled = false;
@@ -70,6 +70,7 @@ export class BoundedQueue<T> implements Consumer<T> {
     const labels = { queue: this.opts.name };
     if (this.closed || !this.fits(n, bytes)) {
       this.opts.metrics.queueRefused.inc(labels, n);
+      meta?.release?.();
       return false;
     }
     if (this.opts.passThroughWhenIdle && this.batches.length === 0) {
@@ -78,11 +79,13 @@ export class BoundedQueue<T> implements Consumer<T> {
         taken = this.next.consume(batch, meta);
       } catch {
         taken = false;
+      } finally {
+        meta?.release?.();
       }
       (taken ? this.opts.metrics.queueAccepted : this.opts.metrics.queueRefused).inc(labels, n);
       return taken;
     }
-    this.batches.push({ items: batch, n, bytes });
+    this.batches.push({ items: batch, n, bytes, release: meta?.release });
     this.held += n;
     this.heldBytes += bytes;
     this.opts.metrics.queueAccepted.inc(labels, n);
@@ -104,6 +107,7 @@ export class BoundedQueue<T> implements Consumer<T> {
     clearTimeout(timer);
     if (this.held > 0) {
       this.opts.metrics.queueDropped.inc({ queue: this.opts.name }, this.held);
+      for (const dropped of this.batches) dropped.release?.();
       this.batches.length = 0;
       this.held = 0;
       this.heldBytes = 0;
@@ -129,7 +133,7 @@ export class BoundedQueue<T> implements Consumer<T> {
     // Bound the work per turn so HTTP handlers and timers keep running under a backlog.
     const started = performance.now();
     while (this.batches.length > 0 && performance.now() - started < 20) {
-      const { items, n, bytes } = this.batches.shift()!;
+      const { items, n, bytes, release } = this.batches.shift()!;
       this.held -= n;
       this.heldBytes -= bytes;
       let taken = false;
@@ -137,6 +141,8 @@ export class BoundedQueue<T> implements Consumer<T> {
         taken = this.next.consume(items, { bytes });
       } catch {
         taken = false;
+      } finally {
+        release?.();
       }
       if (!taken) this.opts.metrics.queueDropped.inc(labels, n);
     }

@@ -35,6 +35,13 @@ export interface Consumer<T> {
 export interface BatchMeta {
   /** Wire size of the batch (the decompressed request body), the basis of byte-bounded queues. */
   bytes?: number;
+  /**
+   * Called once by the `BoundedQueue` that takes the batch, when no stage holds it any more: handed on and
+   * returned, refused, or dropped. The producer may then reuse memory the items refer to (a request body
+   * that decoded spans are views of). Stages behind the queue must not keep such references past their
+   * `consume` call: what they keep, they copy (the recent store copies span bytes, events hold none).
+   */
+  release?: () => void;
 }
 
 export interface CreateSettings {

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SinkConsumer, type Consumer } from '../../src/component/component.js';
 import { decodeJsonTraces } from '../../src/receiver/otlp/decode-json.js';
+import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
 import { otlpReceiverFactory } from '../../src/receiver/otlp/factory.js';
 import type { OtlpHttpReceiver } from '../../src/receiver/otlp/receiver.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
@@ -11,6 +12,7 @@ import { otlpReceiverSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { makeMcpSpans, toJson, toProtobuf } from '../helpers/mcp-spans.js';
+import { withoutWire } from '../unit/helpers/otlp-spans.js';
 
 const running: OtlpHttpReceiver[] = [];
 afterEach(async () => {
@@ -168,6 +170,36 @@ describe('OtlpHttpReceiver: reading bodies', () => {
     for (const body of bodies) expect((await post(url, body, { 'content-type': 'application/json' })).status).toBe(200);
     expect(fingerprint((next as SinkConsumer<DecodedSpan>).items)).toEqual(bodies.flatMap(expected));
     expect(await metricSum(metrics, 'mcpwatch_receiver_inflight_bytes')).toBe(0);
+  });
+
+  it('reuses a protobuf body buffer only once the pipeline released the spans that are views of it', async () => {
+    // A next stage that keeps batches until told to release them, as the pipeline queue does.
+    const held: { spans: readonly DecodedSpan[]; release?: () => void }[] = [];
+    const next: Consumer<DecodedSpan> = {
+      consume: (batch, meta) => {
+        held.push({ spans: batch, release: meta?.release });
+        return true;
+      },
+    };
+    const { url } = await startReceiver({}, next);
+    const bodies = [11, 12, 13].map((seed) => toProtobuf(makeMcpSpans({ count: 60, seed, argBytes: [3000, 9000] })));
+    const protobuf = { 'content-type': 'application/x-protobuf' };
+    const decodedAlone = (body: Uint8Array) => fingerprint(decodeProtobufTraces(Buffer.from(body)).spans.map(withoutWire));
+    const seen = (i: number) => fingerprint(held[i]!.spans.map(withoutWire));
+
+    expect((await post(url, bodies[0]!, protobuf)).status).toBe(200);
+    expect((await post(url, bodies[1]!, protobuf)).status).toBe(200);
+    // The first batch is still held: the second body must not have been read into its buffer.
+    expect(held[1]!.spans[0]!.wire!.body.buffer).not.toBe(held[0]!.spans[0]!.wire!.body.buffer);
+    expect(seen(0)).toEqual(decodedAlone(bodies[0]!));
+    expect(typeof held[0]!.release).toBe('function');
+
+    held[0]!.release!();
+    expect((await post(url, bodies[2]!, protobuf)).status).toBe(200);
+    // Released: its buffer serves the next body (the second batch, still held, is untouched).
+    expect(held[2]!.spans[0]!.wire!.body.buffer).toBe(held[0]!.spans[0]!.wire!.body.buffer);
+    expect(seen(1)).toEqual(decodedAlone(bodies[1]!));
+    expect(seen(2)).toEqual(decodedAlone(bodies[2]!));
   });
 
   it('survives a client that aborts mid-body, and the next request is decoded as sent', async () => {

@@ -107,6 +107,57 @@ describe('BoundedQueue', () => {
   });
 });
 
+describe('BoundedQueue release', () => {
+  /** A next stage that logs each batch it is handed, and may refuse or throw. */
+  const recorder = (log: string[], answer: (batch: readonly number[]) => boolean) => ({
+    consume: (batch: readonly number[]) => {
+      log.push(`consume ${batch.join(',')}`);
+      return answer(batch);
+    },
+  });
+  const release = (log: string[], name: string) => () => log.push(`release ${name}`);
+
+  it('releases a batch once, after the next stage returned, whether it was passed through, queued, refused or threw', async () => {
+    const log: string[] = [];
+    const metrics = new Metrics();
+    const next = recorder(log, (b) => {
+      if (b[0] === 3) throw new Error('stage failed');
+      return b[0] !== 2;
+    });
+    const q = new BoundedQueue({ name: 'r', capacity: 100, passThroughWhenIdle: true, metrics }, next);
+    q.consume([1], { release: release(log, '1') });
+    q.consume([2], { release: release(log, '2') });
+    q.consume([3], { release: release(log, '3') });
+    expect(log).toEqual(['consume 1', 'release 1', 'consume 2', 'release 2', 'consume 3', 'release 3']);
+
+    // Queued batches (the queue is not idle): released as the drain hands each on, not when queued.
+    log.length = 0;
+    const queued = new BoundedQueue({ name: 'r2', capacity: 100, metrics }, recorder(log, () => true));
+    queued.consume([4], { release: release(log, '4') });
+    queued.consume([5], { release: release(log, '5') });
+    expect(log).toEqual([]);
+    await queued.close(1000);
+    expect(log).toEqual(['consume 4', 'release 4', 'consume 5', 'release 5']);
+  });
+
+  it('releases a batch refused at the door, and the batches dropped at the shutdown deadline', async () => {
+    const log: string[] = [];
+    const metrics = new Metrics();
+    const slow = recorder(log, () => {
+      const end = Date.now() + 30;
+      while (Date.now() < end);
+      return true;
+    });
+    const q = new BoundedQueue({ name: 'd', capacity: 3, metrics }, slow);
+    for (let i = 0; i < 3; i++) q.consume([i], { release: release(log, String(i)) });
+    expect(q.consume([9], { release: release(log, 'refused') })).toBe(false);
+    expect(log).toEqual(['release refused']);
+    await q.close(10);
+    // Every batch released exactly once, handed on or dropped.
+    expect(log.filter((l) => l.startsWith('release')).sort()).toEqual(['release 0', 'release 1', 'release 2', 'release refused']);
+  });
+});
+
 describe('BoundedQueue byte bound', () => {
   it('refuses a batch that would pass capacityBytes, but always takes one batch into an empty queue', async () => {
     const metrics = new Metrics();

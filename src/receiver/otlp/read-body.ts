@@ -25,9 +25,10 @@ const FIRST_GROWABLE_BYTES = 64 * 1024;
  * Capacities are powers of two from 64 KiB, so one buffer serves bodies of up to twice the size it was made
  * for; at most `maxFreeBytes` of them wait here unused, the rest are left to the garbage collector.
  *
- * Only a body that nothing refers to after decoding may be given back: the JSON decoder copies every value
- * out of the text, while decoded protobuf spans keep views of their body (`SpanWire`, long payloads), so the
- * receiver pools JSON bodies only.
+ * Only a body that nothing refers to any more may be given back: the JSON decoder copies every value out of
+ * the text, so a JSON body goes back right after decoding; decoded protobuf spans are views of their body
+ * (`SpanWire`, long payloads), so a protobuf body goes back when the pipeline queue releases their batch
+ * (`BatchMeta.release`).
  */
 export class BodyBufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();

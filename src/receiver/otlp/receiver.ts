@@ -27,10 +27,10 @@ interface IngestOutcome {
 }
 
 /**
- * Most bytes of unused JSON body buffers kept for reuse: enough for the bodies of 16 busy connections at
+ * Most bytes of unused body buffers kept for reuse: enough for the bodies of 16 busy connections at
  * 512 KiB-1 MiB each (see `BodyBufferPool`).
  */
-const JSON_BODY_POOL_BYTES = 16 * 1024 * 1024;
+const BODY_POOL_BYTES = 16 * 1024 * 1024;
 
 /** The only path this receiver serves (OTLP/HTTP default path for traces). */
 export const TRACES_PATH = '/v1/traces';
@@ -79,7 +79,7 @@ export class OtlpHttpReceiver implements Component {
   private shutdownPromise?: Promise<void>;
   private readonly token: string | undefined;
   private readonly slices: TimeSlicedRunner;
-  private readonly jsonBodies = new BodyBufferPool(JSON_BODY_POOL_BYTES);
+  private readonly bodies = new BodyBufferPool(BODY_POOL_BYTES);
 
   constructor(
     private readonly settings: CreateSettings,
@@ -208,7 +208,7 @@ export class OtlpHttpReceiver implements Component {
       this.track(1, declared);
       const body = await readBody(req, contentEncoding, this.config.maxRequestBodyBytes, {
         declaredLength: declared,
-        pool: encoding === 'json' ? this.jsonBodies : undefined,
+        pool: this.bodies,
       });
       const bodyBytes = body.length;
       this.settings.metrics.receiverRequestBytes.inc({ receiver: 'otlp' }, bodyBytes);
@@ -249,12 +249,17 @@ export class OtlpHttpReceiver implements Component {
     let traces: DecodedTraces;
     try {
       traces = decode(encoding, body);
-    } finally {
-      // `decodeJsonTraceBody` copies everything out of the body, so its buffer can serve the next one. A JSON
-      // decoder that left views into the body (as the protobuf decoder does) would need its own buffers.
-      if (encoding === 'json') this.jsonBodies.give(body);
+    } catch (err) {
+      this.bodies.give(body);
+      throw err;
     }
-    const taken = traces.spans.length === 0 || this.next.consume(traces.spans, { bytes });
+    // `decodeJsonTraceBody` copies everything out of the body, so its buffer can serve the next one at once.
+    // Decoded protobuf spans are views of their body (`SpanWire`, long payloads): it goes back to the pool
+    // when the pipeline queue releases the batch, i.e. once the store has copied what it keeps.
+    const viewsOfBody = encoding === 'protobuf' && traces.spans.length > 0;
+    if (!viewsOfBody) this.bodies.give(body);
+    const taken =
+      traces.spans.length === 0 || this.next.consume(traces.spans, viewsOfBody ? { bytes, release: () => this.bodies.give(body) } : { bytes });
     return { taken, spans: traces.spans.length, rejectedSpans: traces.rejectedSpans, rejectReason: traces.rejectReason };
   }
 
