@@ -192,3 +192,36 @@ describe('decodeJsonTraces on the captured exporter fixture', () => {
     });
   });
 });
+
+describe('decodeJsonTraces integer strings', () => {
+  it('reads int64 strings of any length as Number() does, rounding long ones once', () => {
+    const texts = ['0', '-0', '007', '9007199254740993', '4611686018999999999', '4611686019000000001', '1790000001005897308', '18446744073709551615', '-9223372036854775808', '99999999999999999999'];
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      let t = '';
+      const digits = 1 + (i % 20);
+      for (let d = 0; d < digits; d++) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        t += String(seed % 10);
+      }
+      texts.push(t);
+    }
+    const spans = texts.map((t, i) => ({
+      traceId: TRACE,
+      spanId: SPAN,
+      name: String(i),
+      startTimeUnixNano: t.startsWith('-') ? '0' : t,
+      attributes: [{ key: 'n', value: { intValue: t } }],
+    }));
+    const decoded = decodeJsonTraces(request(spans)).spans;
+    expect(decoded.map((s) => s.attributes.n)).toEqual(texts.map(Number));
+    expect(decoded.map((s) => s.startTimeUnixNano)).toEqual(texts.map((t) => (t.startsWith('-') ? 0 : Number(t))));
+    expect(Object.is(decoded[1]!.attributes.n, -0)).toBe(true);
+  });
+
+  it('rejects what is not a decimal integer, however it starts', () => {
+    for (const t of ['', '-', '+1', '1e3', '0x10', '1.0', ' 1', '1 ', '١٢', '123456789012345678901']) {
+      expect(decodeError(request([{ traceId: TRACE, spanId: SPAN, attributes: [{ key: 'n', value: { intValue: t } }] }]))).toMatch(/intValue: expected an integer/);
+    }
+  });
+});
