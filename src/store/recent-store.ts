@@ -3,7 +3,7 @@ import type { StoreConfig } from '../config/schema.js';
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { maskSecrets, maskSecretsInString } from '../pipeline/mask-secrets.js';
 import { decodeSpanMessage } from '../receiver/otlp/decode-protobuf.js';
-import type { AttributeValue, Attributes, DecodedSpan } from '../receiver/otlp/span.js';
+import { materializeDeferredText, type AttributeValue, type Attributes, type DecodedSpan } from '../receiver/otlp/span.js';
 import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
@@ -167,6 +167,7 @@ export class RecentStore implements RecentStoreReader {
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
       const bytes = span === undefined ? SPAN_BYTES_OVERHEAD_BYTES + encoded!.length : SPAN_OVERHEAD_BYTES + spanBytes(span);
       if (bytes > this.config.maxBytes) {
+        if (encoded !== undefined) this.slabs.release(encoded.slab);
         this.batchEvictedSpans++;
         continue;
       }
@@ -367,6 +368,9 @@ export class RecentStore implements RecentStoreReader {
     if (!message || !resource || !scope) return undefined;
     const decoded = decodeSpanMessage(message, resource, scope);
     if (!decoded) return undefined;
+    // The message lies in a slab that is written again once its spans are evicted: nothing decoded from
+    // it may keep a view into it.
+    materializeDeferredText(decoded.attributes);
     const span = this.toStoredSpan(decoded);
     if (held.server !== undefined) span.server = held.server;
     return span;
@@ -544,7 +548,9 @@ export class RecentStore implements RecentStoreReader {
   }
 
   private evictOldestSpan(): void {
+    const slab = this.spans.slabAt(this.spans.oldest);
     this.bytes -= this.spans.evictOldest();
+    if (slab !== undefined) this.slabs.release(slab);
   }
 
   private afterBatch(): void {

@@ -221,6 +221,11 @@ export class SpanRing extends PositionRing {
     return size;
   }
 
+  /** The slab the span at a live position is kept in, if it is kept as bytes. */
+  slabAt(position: number): Buffer | undefined {
+    return this.slabs[position & this.mask];
+  }
+
   /** Positions of a trace's live spans, newest first. */
   positionsOf(traceId: string): number[] {
     const entry = this.findTrace(traceId);
