@@ -853,41 +853,40 @@ function idMember(r: JsonByteReader): string | typeof NOT_A_STRING | undefined {
 function decodeAnyValue(r: JsonByteReader, depth: number, wire: boolean): AttributeValue {
   if (depth > MAX_ANY_VALUE_DEPTH) throw NEEDS_REFERENCE_DECODE;
   if (r.buf[r.pos] !== OPEN_OBJECT) throw wrongType(r);
+  // The compact forms go on member by member from where they stop matching, never from the start again:
+  // with values nested in values, starting again would cost twice per level.
   const start = r.pos;
+  let value: AttributeValue;
   if (bytesAt(r, start, COMPACT_STRING_VALUE)) {
     r.pos = start + COMPACT_STRING_VALUE.length - 1;
-    const value = wire ? stringOrWireText(r) : readString(r, true);
-    if (r.buf[r.pos] === CLOSE_OBJECT) {
-      r.pos++;
-      return value;
-    }
-    r.pos = start;
+    value = wire ? stringOrWireText(r) : readString(r, true);
   } else if (bytesAt(r, start, COMPACT_INT_VALUE)) {
     r.pos = start + COMPACT_INT_VALUE.length;
     skipWs(r);
-    const value = int64Value(numberOrString(r), 'intValue', false);
-    if (r.buf[r.pos] === CLOSE_OBJECT) {
-      r.pos++;
-      return value;
-    }
-    r.pos = start;
+    value = int64Value(numberOrString(r), 'intValue', false);
+  } else {
+    return decodeAnyValueMembers(r, depth, wire, null, false, openObject(r));
   }
-  return decodeAnyValueMembers(r, depth, wire);
+  if (r.buf[r.pos] === CLOSE_OBJECT) {
+    r.pos++;
+    return value;
+  }
+  return decodeAnyValueMembers(r, depth, wire, value, true, nextMember(r));
 }
 
-/** `AnyValue` at `r.pos` in any form: members in any order, with whitespace, unknown members. */
-function decodeAnyValueMembers(r: JsonByteReader, depth: number, wire: boolean): AttributeValue {
-  let value: AttributeValue = null;
-  let seen = 0;
-  let more = openObject(r);
+/**
+ * The rest of an `AnyValue` in any form (members in any order, whitespace, unknown members): `value` and
+ * `seen` are what its members so far gave, `more` whether another member follows.
+ */
+function decodeAnyValueMembers(r: JsonByteReader, depth: number, wire: boolean, value: AttributeValue, seen: boolean, more: boolean): AttributeValue {
   while (more) {
     const id = readMemberName(r, ANY_VALUE_FIELDS);
     if (id === 0) {
       skipValue(r);
     } else {
       // decode-json picks among several members by precedence, and ignores the others' errors.
-      if (seen !== 0) throw NEEDS_REFERENCE_DECODE;
-      seen = 1;
+      if (seen) throw NEEDS_REFERENCE_DECODE;
+      seen = true;
       if (isNull(r)) {
         value = null;
       } else {
@@ -997,39 +996,51 @@ function decodeAttributes(r: JsonByteReader, target: Attributes, depth: number, 
   let element = openArray(r);
   while (element) {
     if (r.buf[r.pos] !== OPEN_OBJECT) throw wrongType(r);
-    const start = r.pos;
-    if (!decodeCompactKeyValue(r, target, depth, defer)) {
-      r.pos = start;
-      decodeKeyValue(r, target, depth, defer);
-    }
+    decodeKeyValue(r, target, depth, defer);
     element = nextElement(r);
   }
 }
 
+const KEY_SEEN = 1 << KV_KEY;
+const VALUE_SEEN = 1 << KV_VALUE;
+
 /**
- * A `KeyValue` exactly as the OpenTelemetry serializers write it (`{"key":"…","value":{…}}`, nothing
- * else), matched on its bytes; false, with nothing stored, for any other form, which the caller then
- * decodes from the start with `decodeKeyValue`.
+ * A `KeyValue` at `r.pos`. Matched on its bytes as far as it has the serializers' compact form
+ * (`{"key":"…","value":{…}}`), then member by member from there (see `decodeAnyValue` for why not again
+ * from the start).
  */
-function decodeCompactKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): boolean {
-  if (!bytesAt(r, r.pos, COMPACT_KEY)) return false;
+function decodeKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): void {
+  if (!bytesAt(r, r.pos, COMPACT_KEY)) {
+    decodeKeyValueMembers(r, target, depth, defer, undefined, null, 0, openObject(r));
+    return;
+  }
   r.pos += COMPACT_KEY.length - 1;
   const key = readString(r, true);
-  if (!bytesAt(r, r.pos, COMPACT_VALUE)) return false;
+  if (!bytesAt(r, r.pos, COMPACT_VALUE)) {
+    decodeKeyValueMembers(r, target, depth, defer, key, null, KEY_SEEN, nextMember(r));
+    return;
+  }
   r.pos += COMPACT_VALUE.length - 1;
   const value = decodeAnyValue(r, depth, defer && DEFERRED_TEXT_KEYS.has(key));
-  if (r.buf[r.pos] !== CLOSE_OBJECT) return false;
-  r.pos++;
-  setAttribute(target, key, value);
-  return true;
+  if (r.buf[r.pos] === CLOSE_OBJECT) {
+    r.pos++;
+    setAttribute(target, key, value);
+    return;
+  }
+  decodeKeyValueMembers(r, target, depth, defer, key, value, KEY_SEEN | VALUE_SEEN, nextMember(r));
 }
 
-/** A `KeyValue` at `r.pos` in any form (members in any order, whitespace, unknown members). */
-function decodeKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): void {
-  let key: string | undefined;
-  let value: AttributeValue = null;
-  let seen = 0;
-  let more = openObject(r);
+/** The rest of a `KeyValue` in any form: `key`, `value` and `seen` are what its members so far gave. */
+function decodeKeyValueMembers(
+  r: JsonByteReader,
+  target: Attributes,
+  depth: number,
+  defer: boolean,
+  key: string | undefined,
+  value: AttributeValue,
+  seen: number,
+  more: boolean,
+): void {
   while (more) {
     const id = readMemberName(r, KEY_VALUE_FIELDS);
     if (id === KV_KEY) {
