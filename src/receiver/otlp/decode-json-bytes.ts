@@ -89,7 +89,7 @@ const HAS_SLICERS =
   typeof (Buffer.prototype as Partial<NodeSlicer>).latin1Slice === 'function';
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-/** Short ASCII strings (member names, attribute keys, enum-like values) repeat in every span. */
+/** Short strings (attribute keys, enum-like values, resource and scope names) repeat in every span. */
 const SHORT_STRING_MAX_BYTES = 40;
 const SHORT_STRING_CACHE_SIZE = 4096; // a power of two, see the mask below
 const shortStringCache: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_CACHE_SIZE).fill(undefined);
@@ -123,8 +123,8 @@ class JsonByteReader {
   pos = 0;
   /**
    * The first backslash at or after `backslashFrom` (or `len`): a search from any position in between
-   * gives the same answer, so a string full of text is searched once, not once per escape. The decoders
-   * may step back (see `decodeCompactKeyValue`), hence the lower bound.
+   * gives the same answer, so a string full of text is searched once, not once per escape. The lower
+   * bound keeps the answer right should a reader ever step back.
    */
   backslashFrom = 0;
   nextBackslash = -1;
@@ -537,7 +537,7 @@ function readNumber(r: JsonByteReader): number {
   // Up to 15 digits the integer is exact in a double; anything else gets the runtime's correctly
   // rounded conversion, which is the one JSON.parse uses.
   if (plain) return negative ? -value : value;
-  return Number(r.nodeBuf.latin1Slice(start, i));
+  return Number(HAS_SLICERS ? r.nodeBuf.latin1Slice(start, i) : r.nodeBuf.toString('latin1', start, i));
 }
 
 /** Skips one JSON value of any kind, checking its syntax, without building it. Iterative: any depth. */
