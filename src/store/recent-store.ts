@@ -94,9 +94,9 @@ const BY_KIND = 4;
  * evicted first; server summaries are bounded separately (see `RecentStoreOptions`). Both consumers always
  * accept: the store makes room by evicting rather than pushing back on the pipeline.
  *
- * Events are indexed by server id, server name, method, tool and kind; spans by trace id and span id. Every
- * index is a FIFO per key in insertion order, so the item being evicted (the oldest overall) is always at
- * the head of each index it is in, and eviction is O(1) per index.
+ * Events are indexed by server id, server name, method, tool and kind: each key's events are chained
+ * newest to oldest through the event ring (see event-index.ts), and the item being evicted (the oldest
+ * overall) only releases the entries its row holds. Spans are indexed by trace (see span-ring.ts).
  */
 export class RecentStore implements RecentStoreReader {
   /** Feed of decoded spans (kept for `getTrace`). */
@@ -112,7 +112,7 @@ export class RecentStore implements RecentStoreReader {
   private batchEvictedEvents = 0;
   private batchEvictedSpans = 0;
 
-  /** Events, oldest first, in rows (see event-ring.ts); the indexes below hold their positions. */
+  /** Events, oldest first, in rows (see event-ring.ts); the indexes below chain their positions. */
   private readonly events: EventRing;
   private readonly byServerId = new EventIndex();
   private readonly byServerName = new EventIndex();
