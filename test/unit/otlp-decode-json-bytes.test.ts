@@ -820,6 +820,13 @@ describe('decodeJsonTraceBytes on strings', () => {
     expect(argument('\xc3\xa9'.repeat(Math.ceil(DEFERRED_TEXT_MIN_BYTES / 2) + 1))).toBeInstanceOf(WireText);
   });
 
+  it('decodes escaped strings larger than the scratch buffer it keeps, one after another', () => {
+    const big = `${'\\"'.repeat(300_000)}${'b'.repeat(900_000)}\\n`;
+    expect(expectSameAsReference(withArgument(big))).toBe('decoded');
+    expect(expectSameAsReference(withArgument(`x\\ty${big}`))).toBe('decoded');
+    expect(expectSameAsReference(withArgument('small\\n'))).toBe('decoded');
+  });
+
   it('decodes bodies at any alignment in their ArrayBuffer', () => {
     const body = withArgument(`${long}é`);
     for (let offset = 0; offset < 8; offset++) {

@@ -104,9 +104,12 @@ const shortStringLength = new Int32Array(SHORT_STRING_CACHE_SIZE).fill(-1);
 /**
  * Unescaped string bytes are gathered here and decoded once: one flat string from one native call,
  * instead of a chain of slices and escape characters (a tool argument that is itself JSON has a dozen
- * `\"`). Grown on demand and kept.
+ * `\"`). Grown on demand; kept up to `SCRATCH_KEEP_BYTES`, so that one huge string does not hold its
+ * size for the life of the process.
  */
-let scratch = Buffer.allocUnsafeSlow(4096);
+const SCRATCH_INITIAL_BYTES = 4096;
+const SCRATCH_KEEP_BYTES = 1024 * 1024;
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_INITIAL_BYTES);
 
 /** Decode state for one request body: the bytes and the read position. */
 class JsonByteReader {
@@ -398,6 +401,7 @@ function unescapeString(r: JsonByteReader, start: number, backslash: number): st
     stop = plainRunEnd(r, from);
   }
   const last = n === 0 ? '' : HAS_SLICERS ? (scratch as Buffer & NodeSlicer).utf8Slice(0, n) : scratch.toString('utf8', 0, n);
+  if (scratch.length > SCRATCH_KEEP_BYTES) scratch = Buffer.allocUnsafeSlow(SCRATCH_INITIAL_BYTES);
   return pieces === '' ? last : pieces + last;
 }
 
