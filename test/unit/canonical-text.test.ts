@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJsonOfText } from '../../src/pipeline/canonical-text.js';
-import { canonicalJson, normalizeSpan } from '../../src/pipeline/normalize.js';
+import { CANONICAL_FINGERPRINT_MAX_CHARS, canonicalJson, normalizeSpan } from '../../src/pipeline/normalize.js';
 import { OTEL } from '../../src/semconv/attributes.js';
 import { span } from '../helpers/store-items.js';
 
@@ -86,6 +86,9 @@ describe('canonicalJsonOfText', () => {
       fc.property(
         fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 1 }).chain((v) => layouts({ ...v, isError: Object.keys(v).length % 2 === 0 })),
         (text) => {
+          // Longer payloads are fingerprinted as sent when capture is off and parsed when it is on: the two
+          // settings only share the exact path up to this size.
+          fc.pre(text.length <= CANONICAL_FINGERPRINT_MAX_CHARS);
           const s = span({ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'tools/call t', attributes: { [OTEL.mcpMethodName]: 'tools/call', [OTEL.genAiToolCallResult]: text } });
           const fast = normalizeSpan(s, { captureContent: false });
           // With capture on the normalizer parses the payload (it keeps the content): the exact path.
