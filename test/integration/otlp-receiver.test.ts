@@ -7,12 +7,12 @@ import { decodeJsonTraces } from '../../src/receiver/otlp/decode-json.js';
 import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
 import { otlpReceiverFactory } from '../../src/receiver/otlp/factory.js';
 import type { OtlpHttpReceiver } from '../../src/receiver/otlp/receiver.js';
-import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
+import { WireText, type DecodedSpan } from '../../src/receiver/otlp/span.js';
 import { otlpReceiverSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { makeMcpSpans, toJson, toProtobuf } from '../helpers/mcp-spans.js';
-import { withoutWire } from '../unit/helpers/otlp-spans.js';
+import { recordSpans, toJson as toJsonRecorded, withoutWire } from '../unit/helpers/otlp-spans.js';
 
 const running: OtlpHttpReceiver[] = [];
 afterEach(async () => {
@@ -200,6 +200,31 @@ describe('OtlpHttpReceiver: reading bodies', () => {
     expect(held[2]!.spans[0]!.wire!.body.buffer).toBe(held[0]!.spans[0]!.wire!.body.buffer);
     expect(seen(1)).toEqual(decodedAlone(bodies[1]!));
     expect(seen(2)).toEqual(decodedAlone(bodies[2]!));
+  });
+
+  it('reuses a JSON body buffer only once the pipeline released spans whose long payloads are views of it', async () => {
+    const held: { spans: readonly DecodedSpan[]; release?: () => void }[] = [];
+    const { url } = await startReceiver({}, { consume: (batch, meta) => (held.push({ spans: batch, release: meta?.release }), true) });
+    // Plain long arguments (no escapes) stay in the body as WireText.
+    const body = (n: number) => {
+      const recorder = recordSpans();
+      for (let i = 0; i < 5; i++) recorder.tracer.startSpan('tools/call t', { attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.call.arguments': `${n}${i}`.repeat(3000) } }).end();
+      return toJsonRecorded(recorder.finished());
+    };
+    const json = { 'content-type': 'application/json' };
+    const viewOf = (i: number) => held[i]!.spans[0]!.attributes['gen_ai.tool.call.arguments'] as WireText;
+    const seen = (i: number) => fingerprint(held[i]!.spans.map(withoutWire));
+    const bodies = [1, 2, 3].map(body);
+    expect((await post(url, bodies[0]!, json)).status).toBe(200);
+    expect((await post(url, bodies[1]!, json)).status).toBe(200);
+    expect(viewOf(0)).toBeInstanceOf(WireText);
+    expect(viewOf(1).body.buffer).not.toBe(viewOf(0).body.buffer);
+    expect(seen(0)).toEqual(expected(bodies[0]!));
+    held[0]!.release!();
+    expect((await post(url, bodies[2]!, json)).status).toBe(200);
+    expect(viewOf(2).body.buffer).toBe(viewOf(0).body.buffer);
+    expect(seen(1)).toEqual(expected(bodies[1]!));
+    expect(seen(2)).toEqual(expected(bodies[2]!));
   });
 
   it('survives a client that aborts mid-body, and the next request is decoded as sent', async () => {

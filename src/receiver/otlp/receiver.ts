@@ -7,7 +7,7 @@ import { parseEndpoint } from '../../config/endpoint.js';
 import type { OtlpReceiverConfig } from '../../config/schema.js';
 import { TimeSlicedRunner } from '../../component/time-sliced-runner.js';
 import { LogOnce } from '../../telemetry/logger.js';
-import { decodeJsonTraceBody } from './decode-json.js';
+import { decodeJsonTraceBytes } from './decode-json-bytes.js';
 import { decodeProtobufTraces } from './decode-protobuf.js';
 import {
   encodeExportResponseJson,
@@ -253,13 +253,11 @@ export class OtlpHttpReceiver implements Component {
       this.bodies.give(body);
       throw err;
     }
-    // `decodeJsonTraceBody` copies everything out of the body, so its buffer can serve the next one at once.
-    // Decoded protobuf spans are views of their body (`SpanWire`, long payloads): it goes back to the pool
-    // when the pipeline queue releases the batch, i.e. once the store has copied what it keeps.
-    const viewsOfBody = encoding === 'protobuf' && traces.spans.length > 0;
-    if (!viewsOfBody) this.bodies.give(body);
-    const taken =
-      traces.spans.length === 0 || this.next.consume(traces.spans, viewsOfBody ? { bytes, release: () => this.bodies.give(body) } : { bytes });
+    // Decoded spans may be views of their body (protobuf `SpanWire`, long payloads as `WireText` in either
+    // encoding): the body goes back to the pool when the pipeline queue releases the batch, i.e. once the
+    // store has copied what it keeps.
+    if (traces.spans.length === 0) this.bodies.give(body);
+    const taken = traces.spans.length === 0 || this.next.consume(traces.spans, { bytes, release: () => this.bodies.give(body) });
     return { taken, spans: traces.spans.length, rejectedSpans: traces.rejectedSpans, rejectReason: traces.rejectReason };
   }
 
@@ -309,7 +307,9 @@ export class OtlpHttpReceiver implements Component {
 function decode(encoding: Encoding, body: Buffer): DecodedTraces {
   if (body.length === 0) return { spans: [], rejectedSpans: 0 };
   if (encoding === 'protobuf') return decodeProtobufTraces(body);
-  return decodeJsonTraceBody(body);
+  // Straight from the bytes (1.6x the piecewise JSON.parse of `decodeJsonTraceBody` in-process); long tool
+  // payloads without escapes stay in the body as `WireText`, as with protobuf.
+  return decodeJsonTraceBytes(body, { wireText: true });
 }
 
 /** Media type only, parameters (charset) ignored, case-insensitive (RFC 9110 §8.3.1). */
