@@ -5,7 +5,7 @@
  * metrics.
  */
 import { createRequire } from 'node:module';
-import { decodeJsonTraces } from '../src/receiver/otlp/decode-json.js';
+import { decodeJsonTraceBytes } from '../src/receiver/otlp/decode-json-bytes.js';
 import { decodeProtobufTraces } from '../src/receiver/otlp/decode-protobuf.js';
 import { storeSchema } from '../src/config/schema.js';
 import type { McpEvent } from '../src/pipeline/events.js';
@@ -114,7 +114,7 @@ export function normalizeAndStore(store: RecentStore, traces: DecodedTraces): nu
 function storeWork(bodies: Body[], encoding: 'protobuf' | 'json'): Work {
   const metrics = new Metrics();
   const store = new RecentStore(storeSchema.parse({}), metrics);
-  const decode = (b: Body): DecodedTraces => (encoding === 'protobuf' ? decodeProtobufTraces(b.protobuf) : decodeJsonTraces(b.json.toString('utf8')));
+  const decode = (b: Body): DecodedTraces => (encoding === 'protobuf' ? decodeProtobufTraces(b.protobuf) : decodeJsonTraceBytes(b.json, { wireText: true }));
   // New trace ids for every pass over a body (see unique-ids.ts); stamped in place, which is safe here
   // because nothing holds a body between calls.
   const offsets = new Map(bodies.map((b) => [b, traceIdOffsets(encoding, b[encoding])]));
@@ -140,9 +140,9 @@ export function measureCeilings(bodies: Body[], opts: { reps: number; minCpuMs: 
     { name: 'mcpwatch decodeProtobufTraces + normalizeSpan', encoding: 'protobuf', work: (b) => normalizeAll(decodeProtobufTraces(b.protobuf), false) },
     { name: 'mcpwatch decodeProtobufTraces + normalizeSpan + recent store (full, default limits)', encoding: 'protobuf', work: () => 0, store: true },
     { name: 'raw: JSON.parse (utf8 Buffer -> string -> parse)', encoding: 'json', work: (b) => (JSON.parse(b.json.toString('utf8')) as unknown) === null ? 0 : 1 },
-    { name: 'mcpwatch decodeJsonTraces', encoding: 'json', work: (b) => countSpans(decodeJsonTraces(b.json.toString('utf8'))) },
-    { name: 'mcpwatch decodeJsonTraces + normalizeSpan', encoding: 'json', work: (b) => normalizeAll(decodeJsonTraces(b.json.toString('utf8')), false) },
-    { name: 'mcpwatch decodeJsonTraces + normalizeSpan + recent store (full, default limits)', encoding: 'json', work: () => 0, store: true },
+    { name: 'mcpwatch decodeJsonTraceBytes', encoding: 'json', work: (b) => countSpans(decodeJsonTraceBytes(b.json, { wireText: true })) },
+    { name: 'mcpwatch decodeJsonTraceBytes + normalizeSpan', encoding: 'json', work: (b) => normalizeAll(decodeJsonTraceBytes(b.json, { wireText: true }), false) },
+    { name: 'mcpwatch decodeJsonTraceBytes + normalizeSpan + recent store (full, default limits)', encoding: 'json', work: () => 0, store: true },
   ];
   const results: CeilingResult[] = [];
   for (const c of cases) {
