@@ -245,23 +245,11 @@ export function hexId(value: unknown, bytes: number, name: string): { id: string
       problem: `${name} must be ${bytes * 2} hex digits (OTLP/JSON ids are hex, not base64), got ${value.length} characters`,
     };
   }
-  let upper = false;
-  let nonZero = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (c !== 48) nonZero = true;
-    } else if (c >= 97 && c <= 102) {
-      nonZero = true;
-    } else if (c >= 65 && c <= 70) {
-      nonZero = true;
-      upper = true;
-    } else {
-      return { problem: `${name} must be hex (OTLP/JSON ids are hex, not base64), got "${value.slice(0, 40)}"` };
-    }
-  }
-  if (!nonZero) return { problem: allZeroIdProblem(name) };
-  return { id: upper ? value.toLowerCase() : value };
+  const id = lowerHexId(value, bytes);
+  if (id !== undefined) return { id };
+  // Of the right length but not a usable id: either not hex, or all zeros.
+  if (!/^[0-9a-fA-F]*$/.test(value)) return { problem: `${name} must be hex (OTLP/JSON ids are hex, not base64), got "${value.slice(0, 40)}"` };
+  return { problem: allZeroIdProblem(name) };
 }
 
 /**
