@@ -46,6 +46,7 @@ import {
   nonEmpty,
 } from './decode-json.js';
 import { MAX_ANY_VALUE_DEPTH, SPAN_ID_BYTES, TRACE_ID_BYTES, setAttribute } from './decode-limits.js';
+import { SHORT_STRING_MAX_BYTES, rememberShortString, shortString } from './short-strings.js';
 import {
   DEFERRED_TEXT_KEYS,
   DEFERRED_TEXT_MIN_BYTES,
@@ -88,18 +89,6 @@ const HAS_SLICERS =
   typeof (Buffer.prototype as Partial<NodeSlicer>).utf8Slice === 'function' &&
   typeof (Buffer.prototype as Partial<NodeSlicer>).latin1Slice === 'function';
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-
-/** Short strings (attribute keys, enum-like values, resource and scope names) repeat in every span. */
-const SHORT_STRING_MAX_BYTES = 40;
-const SHORT_STRING_CACHE_SIZE = 4096; // a power of two, see the mask below
-const shortStringCache: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_CACHE_SIZE).fill(undefined);
-/**
- * The bytes each cached string was decoded from (slot `s` at `s * SHORT_STRING_MAX_BYTES`) and their
- * length (-1: empty slot): equal bytes decode to the equal string, and bytes compare four at a time.
- */
-const shortStringBytes = new Uint8Array(SHORT_STRING_CACHE_SIZE * SHORT_STRING_MAX_BYTES);
-const shortStringBytesView = new DataView(shortStringBytes.buffer);
-const shortStringLength = new Int32Array(SHORT_STRING_CACHE_SIZE).fill(-1);
 
 /**
  * Unescaped string bytes are gathered here and decoded once: one flat string from one native call,
@@ -156,24 +145,10 @@ class JsonByteReader {
     const len = end - start;
     if (len === 0) return '';
     if (len > SHORT_STRING_MAX_BYTES) return this.decode(start, end);
-    const buf = this.buf;
-    const slot =
-      (len * 31 + buf[start]! * 7 + buf[start + (len >> 1)]! * 131 + buf[end - 1]! * 4099 + buf[end - 2 < start ? start : end - 2]! * 17) &
-      (SHORT_STRING_CACHE_SIZE - 1);
-    const base = slot * SHORT_STRING_MAX_BYTES;
-    if (shortStringLength[slot] === len) {
-      const view = this.view;
-      let k = 0;
-      while (k + 4 <= len && view.getInt32(start + k, true) === shortStringBytesView.getInt32(base + k, true)) k += 4;
-      if (k + 4 > len) {
-        while (k < len && buf[start + k] === shortStringBytes[base + k]) k++;
-        if (k === len) return shortStringCache[slot]!;
-      }
-    }
+    const cached = shortString(this.buf, this.view, start, end);
+    if (cached !== undefined) return cached;
     const decoded = this.decode(start, end);
-    shortStringCache[slot] = decoded;
-    shortStringLength[slot] = len;
-    for (let k = 0; k < len; k++) shortStringBytes[base + k] = buf[start + k]!;
+    rememberShortString(this.buf, start, end, decoded);
     return decoded;
   }
 }

@@ -36,6 +36,7 @@ import {
   idLengthProblem,
   setAttribute,
 } from './decode-limits.js';
+import { SHORT_STRING_MAX_BYTES, rememberShortString, shortString } from './short-strings.js';
 import {
   DEFERRED_TEXT_KEYS,
   DEFERRED_TEXT_MIN_BYTES,
@@ -80,22 +81,6 @@ const HAS_UTF8_SLICE =
   typeof (Buffer.prototype as Partial<Utf8Slicer>).hexSlice === 'function';
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-/**
- * Short strings (attribute keys above all, but also method names, tool names, enum-like values)
- * repeat in almost every span. Looking them up in a small direct-mapped cache costs a byte compare,
- * about half of what a native decode call costs for strings this short, and makes every span share
- * one copy of each, which also shrinks what the store holds. The cache keeps the bytes each string was
- * decoded from (slot `s` at `s * SHORT_STRING_MAX_BYTES`), compared four at a time: equal bytes decode
- * to equal strings, so any short string can be cached, ASCII or not.
- */
-const SHORT_STRING_MAX_BYTES = 40;
-const SHORT_STRING_CACHE_SIZE = 4096; // a power of two, see the mask below
-const shortStringCache: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_CACHE_SIZE).fill(undefined);
-const shortStringBytes = new Uint8Array(SHORT_STRING_CACHE_SIZE * SHORT_STRING_MAX_BYTES);
-const shortStringWords = new DataView(shortStringBytes.buffer);
-/** Byte length of each slot's string; -1 for an empty slot. */
-const shortStringLength = new Int32Array(SHORT_STRING_CACHE_SIZE).fill(-1);
-
 /** Decode state for one request body: the bytes and the read position. */
 class WireReader {
   readonly buf: Uint8Array;
@@ -122,25 +107,10 @@ class WireReader {
     const len = end - start;
     if (len === 0) return '';
     if (len > SHORT_STRING_MAX_BYTES) return this.decodeUtf8(start, end);
-    const buf = this.buf;
-    // A cheap hash of the length and the first, middle and last bytes picks the slot.
-    const slot =
-      (len * 31 + buf[start]! * 7 + buf[start + (len >> 1)]! * 131 + buf[end - 1]! * 4099 + buf[end - 2]! * 17) &
-      (SHORT_STRING_CACHE_SIZE - 1);
-    const base = slot * SHORT_STRING_MAX_BYTES;
-    if (shortStringLength[slot] === len) {
-      const view = this.words();
-      let k = 0;
-      while (k + 4 <= len && view.getInt32(start + k, true) === shortStringWords.getInt32(base + k, true)) k += 4;
-      if (k + 4 > len) {
-        while (k < len && buf[start + k] === shortStringBytes[base + k]) k++;
-        if (k === len) return shortStringCache[slot]!;
-      }
-    }
+    const cached = shortString(this.buf, this.words(), start, end);
+    if (cached !== undefined) return cached;
     const decoded = this.decodeUtf8(start, end);
-    shortStringCache[slot] = decoded;
-    shortStringLength[slot] = len;
-    shortStringBytes.set(buf.subarray(start, end), base);
+    rememberShortString(this.buf, start, end, decoded);
     return decoded;
   }
 
