@@ -32,16 +32,26 @@ function rng(seed: number): () => number {
   };
 }
 
-function payload(rand: () => number, size: number): string {
-  const words = ['alpha', 'report', 'q3', 'customer', 'path', 'src', 'index', 'query', 'select', 'where', 'limit', 'utf8'];
+function words(rand: () => number, size: number): string[] {
+  const vocabulary = ['alpha', 'report', 'q3', 'customer', 'path', 'src', 'index', 'query', 'select', 'where', 'limit', 'utf8'];
   const parts: string[] = [];
   let len = 0;
   while (len < size) {
-    const w = words[Math.floor(rand() * words.length)]!;
+    const w = vocabulary[Math.floor(rand() * vocabulary.length)]!;
     parts.push(w);
     len += w.length + 1;
   }
+  return parts;
+}
+
+function payload(rand: () => number, size: number): string {
+  const parts = words(rand, size);
   return JSON.stringify({ path: `/srv/data/${parts[0]}.txt`, query: parts.join(' ').slice(0, size) });
+}
+
+/** A `CallToolResult` as the MCP SDK serialises it: content blocks first, each with `type` before `text`. */
+function toolResult(rand: () => number, size: number): string {
+  return JSON.stringify({ content: [{ type: 'text', text: words(rand, size).join(' ').slice(0, size) }], isError: false });
 }
 
 export function makeMcpSpans(opts: McpSpanOptions): ReadableSpan[] {
@@ -84,7 +94,7 @@ export function makeMcpSpans(opts: McpSpanOptions): ReadableSpan[] {
         'gen_ai.operation.name': 'execute_tool',
         'jsonrpc.request.id': String(i + 1),
         'gen_ai.tool.call.arguments': args,
-        'gen_ai.tool.call.result': payload(rand, 200),
+        'gen_ai.tool.call.result': toolResult(rand, 200),
         'gen_ai.tool.call.id': `call_${(i + 1).toString(36).padStart(8, '0')}`,
         'gen_ai.tool.type': 'function',
         'server.address': 'localhost',
