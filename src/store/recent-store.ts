@@ -11,7 +11,7 @@ import { Deque } from './deque.js';
 import { EventIndex, type IndexEntry } from './event-index.js';
 import { EventRing, INDEXES } from './event-ring.js';
 import { SpanRing } from './span-ring.js';
-import { SpanSlabs, contentKeys } from './span-bytes.js';
+import { HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
 
 /** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
@@ -43,6 +43,9 @@ export const OMITTED_CONTENT = '[omitted: store.captureContent is off]';
 const SPAN_OVERHEAD_BYTES = 600;
 /** The same for a span kept as its protobuf bytes: the entry, its index slots and map entries. */
 const SPAN_BYTES_OVERHEAD_BYTES = 240;
+
+/** `SpanSlabs.idFlags` of a copy whose trace and span id words the span ring can take as they are. */
+const BOTH_IDS = HAS_TRACE_ID | HAS_SPAN_ID;
 
 /** Positions `attributeSpan` tries after its cursor before it looks the span up by trace. */
 const ATTRIBUTION_PROBES = 4;
@@ -159,15 +162,23 @@ export class RecentStore implements RecentStoreReader {
   /** Stores spans, evicting the oldest items as needed. */
   addSpans(batch: readonly DecodedSpan[]): void {
     this.attributionCursor = this.spans.tail;
+    const slabs = this.slabs;
     for (const decoded of batch) {
-      // OTLP delivery is at-least-once: a retried export repeats spans already held.
-      if (this.spans.find(decoded.traceId, decoded.spanId) >= 0) continue;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
-      const encoded = !this.config.captureContent && decoded.wire !== undefined ? this.slabs.add(decoded.wire) : undefined;
+      // They are copied before the duplicate check because the copy reads the span's ids as words on its
+      // way, which spares parsing the hex strings; the rare duplicate gives its room back.
+      const encoded = !this.config.captureContent && decoded.wire !== undefined ? slabs.add(decoded.wire) : undefined;
+      const known = encoded !== undefined && (slabs.idFlags & BOTH_IDS) === BOTH_IDS;
+      // OTLP delivery is at-least-once: a retried export repeats spans already held.
+      const held = known ? this.spans.findKnown(decoded.traceId, decoded.spanId, slabs.ids, 0) : this.spans.find(decoded.traceId, decoded.spanId);
+      if (held >= 0) {
+        if (encoded !== undefined) slabs.discard(encoded);
+        continue;
+      }
       const span = encoded === undefined ? this.toStoredSpan(decoded) : undefined;
       const bytes = span === undefined ? SPAN_BYTES_OVERHEAD_BYTES + encoded!.length : SPAN_OVERHEAD_BYTES + spanBytes(span);
       if (bytes > this.config.maxBytes) {
-        if (encoded !== undefined) this.slabs.release(encoded.slab);
+        if (encoded !== undefined) slabs.release(encoded.slab);
         this.batchEvictedSpans++;
         continue;
       }

@@ -24,6 +24,18 @@ const GROWTH_ALLOWANCE = 256;
 /** `Span.attributes` is field 9, length-delimited: tag byte (9 << 3) | 2. */
 const SPAN_ATTRIBUTES_FIELD = 9;
 
+/** `Span.trace_id`, `span_id` and `parent_span_id` (fields 1, 2, 4, length-delimited) as tag values. */
+const TRACE_ID_TAG = (1 << 3) | 2;
+const SPAN_ID_TAG = (2 << 3) | 2;
+const PARENT_SPAN_ID_TAG = (4 << 3) | 2;
+
+/** Bits of `SpanSlabs.idFlags`: which of `SpanSlabs.ids` the last `add` read from the message. */
+export const HAS_TRACE_ID = 1;
+export const HAS_SPAN_ID = 2;
+export const HAS_PARENT_ID = 4;
+/** The message has no parent span id, or an empty one (a root span, as the decoder reads it). */
+export const NO_PARENT_ID = 8;
+
 /** Where a stored span's message lies. */
 export interface StoredSpanBytes {
   slab: Buffer;
@@ -67,6 +79,16 @@ export class SpanSlabs {
   private readonly prefixes: readonly Buffer[];
   private readonly shortestPrefix: number;
 
+  /**
+   * The ids of the span the last `add` copied, as 32-bit words (trace id 4, span id 2, parent span id 2),
+   * big-endian per four bytes: what `hexToWords` makes of their lowercase hex. Read while the copy visits
+   * every field anyway, so the store need not parse the decoded span's hex strings. As the decoder does, the
+   * last occurrence of a field counts. Only the ids `idFlags` names were read.
+   */
+  readonly ids = new Uint32Array(8);
+  /** `HAS_*` and `NO_PARENT_ID` bits for `ids` after the last `add` (0 when it failed). */
+  idFlags = 0;
+
   /** @param placeholder the string value written in place of content attributes */
   constructor(keys: ContentKeys, placeholder: string) {
     this.placeholder = Buffer.from(placeholder, 'utf8');
@@ -97,12 +119,24 @@ export class SpanSlabs {
       offset = this.used;
     }
     const length = this.copyWithoutContent(wire, slab, offset, offset + room);
-    if (length < 0) return undefined;
+    if (length < 0) {
+      this.idFlags = 0;
+      return undefined;
+    }
     if (slab === this.slab) {
       this.used += length;
       this.currentHeld++;
     }
     return { slab, offset, length };
+  }
+
+  /**
+   * Takes back the span the last `add` kept (the store found it already held): its room is reused when it
+   * is still the newest in the current slab.
+   */
+  discard(kept: StoredSpanBytes): void {
+    if (kept.slab === this.slab && kept.offset + kept.length === this.used) this.used = kept.offset;
+    this.release(kept.slab);
   }
 
   /** Notes that a span kept by `add` in `slab` is no longer held (evicted, or never stored). */
@@ -145,6 +179,13 @@ export class SpanSlabs {
     let w = offset;
     // Unchanged fields are copied in runs: one copy per stretch between content attributes.
     let runStart = p;
+    // Where the last trace, span and parent span id fields lie (length -1: absent).
+    let traceAt = 0;
+    let traceLen = -1;
+    let spanAt = 0;
+    let spanLen = -1;
+    let parentAt = 0;
+    let parentLen = -1;
     while (p < end) {
       const fieldStart = p;
       // Tags and lengths below 128 are one byte: every field of a span the SDKs write, bar long values.
@@ -167,6 +208,18 @@ export class SpanSlabs {
           else if ((len = readVarint(src, p, end)) < 0) return -1;
           else valueStart = varintEnd;
           p = valueStart + len;
+          if (tag < ATTRIBUTE_TAG) {
+            if (tag === TRACE_ID_TAG) {
+              traceAt = valueStart;
+              traceLen = len;
+            } else if (tag === SPAN_ID_TAG) {
+              spanAt = valueStart;
+              spanLen = len;
+            } else if (tag === PARENT_SPAN_ID_TAG) {
+              parentAt = valueStart;
+              parentLen = len;
+            }
+          }
           break;
         }
         case 5:
@@ -197,6 +250,28 @@ export class SpanSlabs {
     if (w + (end - runStart) > limit) return -1;
     copyRun(src, runStart, end, out, w);
     w += end - runStart;
+    const ids = this.ids;
+    let flags = 0;
+    if (traceLen === 16) {
+      ids[0] = wordAt(src, traceAt);
+      ids[1] = wordAt(src, traceAt + 4);
+      ids[2] = wordAt(src, traceAt + 8);
+      ids[3] = wordAt(src, traceAt + 12);
+      flags |= HAS_TRACE_ID;
+    }
+    if (spanLen === 8) {
+      ids[4] = wordAt(src, spanAt);
+      ids[5] = wordAt(src, spanAt + 4);
+      flags |= HAS_SPAN_ID;
+    }
+    if (parentLen === 8) {
+      ids[6] = wordAt(src, parentAt);
+      ids[7] = wordAt(src, parentAt + 4);
+      flags |= HAS_PARENT_ID;
+    } else if (parentLen <= 0) {
+      flags |= NO_PARENT_ID;
+    }
+    this.idFlags = flags;
     return w - offset;
   }
 
@@ -287,6 +362,11 @@ function keyOf(buf: Uint8Array, start: number, end: number): boolean {
     }
   }
   return false;
+}
+
+/** The big-endian 32-bit word at `buf[at..at+4)` (the Uint32Array it is stored in makes it unsigned). */
+function wordAt(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
 }
 
 function bytesEqual(buf: Uint8Array, start: number, k: Uint8Array, n: number): boolean {

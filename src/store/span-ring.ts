@@ -93,6 +93,32 @@ export class SpanRing extends PositionRing {
     return this.foundHexSpan ? this.chainFind(entry, words[4]!, words[5]!) : this.chainFindOdd(entry, spanId);
   }
 
+  /**
+   * `find` for ids whose words (trace, then span, at `words[at..at+6)`) the caller already has: the words
+   * must be what `hexToWords` makes of `traceId` and `spanId`. Like `find`, it prepares a `push` of the same
+   * span (the strings are kept for the big-trace maps and to recognise that push).
+   */
+  findKnown(traceId: string, spanId: string, words: Uint32Array, at: number): number {
+    const found = this.foundWords;
+    found[0] = words[at]!;
+    found[1] = words[at + 1]!;
+    found[2] = words[at + 2]!;
+    found[3] = words[at + 3]!;
+    found[4] = words[at + 4]!;
+    found[5] = words[at + 5]!;
+    this.foundTrace = traceId;
+    this.foundSpan = spanId;
+    this.foundHexTrace = true;
+    this.foundHexSpan = true;
+    const slot = this.byTrace.find(found, 0);
+    this.foundSlot = slot;
+    const entry = slot >= 0 ? this.byTrace.valueAt(slot) : NO_TRACE;
+    this.foundEntry = entry;
+    if (entry === NO_TRACE) return -1;
+    if (entry < NO_TRACE) return this.bigTraces.get(traceId)?.get(spanId) ?? -1;
+    return this.chainFind(entry, found[4]!, found[5]!);
+  }
+
   /** `find` for a hex trace and span id given as words (trace, then span) at `words[at..at+6)`. */
   findWords(words: Uint32Array, at: number): number {
     this.forget();

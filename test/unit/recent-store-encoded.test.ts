@@ -159,4 +159,38 @@ describe('RecentStore with spans received as protobuf', () => {
     }
     expect(store.stats().spans).toBe(2 + 31 + 32 + 200);
   });
+  it('drops a retried protobuf export of small and big traces, giving back the room its copies took', () => {
+    const store = makeStore();
+    // 40 spans of one trace (past the 32 at which a trace gets a span-id map), then 3 of another.
+    const big = decodeProtobufTraces(toProtobuf(realisticMcpSpans(40))).spans;
+    const small = decodeProtobufTraces(toProtobuf(realisticMcpSpans(3))).spans;
+    store.spanConsumer.consume(big);
+    store.spanConsumer.consume(small);
+    const before = store.stats();
+    store.spanConsumer.consume(big);
+    store.spanConsumer.consume(small);
+    expect(store.stats()).toEqual(before);
+    // Spans copied after the discarded ones read back intact.
+    const more = decodeProtobufTraces(toProtobuf(realisticMcpSpans(5))).spans;
+    store.spanConsumer.consume(more);
+    for (const batch of [big, small, more]) {
+      const got = new Map(flatten(store.getTrace(batch[0]!.traceId)!.roots).map((s) => [s.spanId, s]));
+      expect(got.size).toBe(batch.length);
+      for (const d of batch) expect(got.get(d.spanId)).toMatchObject(expectedStored(d));
+    }
+  });
+
+  it('keys a span on its id strings when its message holds no ids of the lengths OTLP gives them', () => {
+    // Never made by the decoder (it rejects such spans), but the store accepts any span it is handed.
+    const message = Uint8Array.from([0x0a, 3, 1, 2, 3, 0x12, 2, 4, 5, 0x2a, 1, 0x78]);
+    const odd = span({ traceId: 'odd-trace', spanId: 'odd-span', wire: { body: message, start: 0, end: message.length } });
+    const store = makeStore();
+    store.spanConsumer.consume([odd]);
+    // The same strings in another message: the same span. Other strings in the same message: another.
+    const other = Uint8Array.from([0x0a, 1, 7, 0x2a, 1, 0x79]);
+    store.spanConsumer.consume([{ ...odd, wire: { body: other, start: 0, end: other.length } }]);
+    expect(store.stats().spans).toBe(1);
+    store.spanConsumer.consume([{ ...odd, spanId: 'odd-span-2' }]);
+    expect(store.stats().spans).toBe(2);
+  });
 });

@@ -1,11 +1,13 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { storeSchema } from '../../src/config/schema.js';
 import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
 import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
-import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
+import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, NO_PARENT_ID, SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
+import { hexToWords } from '../../src/store/hex-words.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { type Bytes, kv, len, request, span, str, tag, uint, varint } from './helpers/proto-writer.js';
+import { type Bytes, SPAN_ID, SPAN_ID_HEX, TRACE_ID, TRACE_ID_HEX, bytes, kv, len, request, span, str, tag, uint, varint } from './helpers/proto-writer.js';
 
 /**
  * The span copy reads the common encoding (one-byte tags and lengths, the key first in a KeyValue) on a
@@ -135,5 +137,70 @@ describe('SpanSlabs reuse', () => {
       }
     });
     expect(store.stats().spans).toBe(150);
+  });
+});
+
+describe('SpanSlabs id words', () => {
+  /** Words `hexToWords` makes of a decoded hex id, the reference the copy's words must equal. */
+  function wordsOf(hex: string, words: number): number[] {
+    const out = new Uint32Array(words);
+    expect(hexToWords(hex, words, out, 0)).toBe(true);
+    return [...out];
+  }
+
+  it('reads trace, span and parent span id words equal to hexToWords of the decoded hex ids', () => {
+    const id = (length: number) => fc.uint8Array({ minLength: length, maxLength: length }).filter((b) => b.some((x) => x !== 0));
+    fc.assert(
+      fc.property(id(16), id(8), fc.option(id(8)), fc.boolean(), (trace, spanId, parent, parentFirst) => {
+        const parentField = parent === null ? [] : bytes(4, parent);
+        const fields = [str(5, 'tools/call'), attribute('gen_ai.tool.call.arguments', SECRET)];
+        const payload = parentFirst
+          ? [...parentField, ...bytes(2, spanId), ...bytes(1, trace), ...fields.flat()]
+          : [...bytes(1, trace), ...bytes(2, spanId), ...fields.flat(), ...parentField];
+        const [decoded] = decodeProtobufTraces(request([payload])).spans;
+        const s = slabs();
+        expect(s.add(decoded!.wire!)).toBeDefined();
+        const want = HAS_TRACE_ID | HAS_SPAN_ID | (parent === null ? NO_PARENT_ID : HAS_PARENT_ID);
+        expect(s.idFlags).toBe(want);
+        expect([...s.ids.subarray(0, 4)]).toEqual(wordsOf(decoded!.traceId, 4));
+        expect([...s.ids.subarray(4, 6)]).toEqual(wordsOf(decoded!.spanId, 2));
+        if (parent !== null) expect([...s.ids.subarray(6, 8)]).toEqual(wordsOf(decoded!.parentSpanId!, 2));
+      }),
+    );
+  });
+
+  it('takes the last occurrence of a repeated id field, as the decoder does, and reads padded tags', () => {
+    const other = Array.from({ length: 16 }, (_, i) => 0xf0 - i);
+    // trace_id first with a bad length, then twice more; span_id's tag written in two bytes (0x92 0x00).
+    const payload = [...bytes(1, [1, 2, 3]), ...bytes(1, other), ...bytes(1, TRACE_ID), 0x92, 0x00, 8, ...SPAN_ID, ...bytes(4, [])];
+    const [decoded] = decodeProtobufTraces(request([payload])).spans;
+    expect(decoded!.traceId).toBe(TRACE_ID_HEX);
+    expect(decoded!.spanId).toBe(SPAN_ID_HEX);
+    expect(decoded!.parentSpanId).toBeUndefined();
+    const s = slabs();
+    s.add(decoded!.wire!);
+    expect(s.idFlags).toBe(HAS_TRACE_ID | HAS_SPAN_ID | NO_PARENT_ID);
+    expect([...s.ids.subarray(0, 6)]).toEqual([...wordsOf(TRACE_ID_HEX, 4), ...wordsOf(SPAN_ID_HEX, 2)]);
+  });
+
+  it('names no id the message does not hold with the length the store keys on', () => {
+    // Not what the decoder accepts: a store handed such a span must key it on its strings instead.
+    const s = slabs();
+    const message = Uint8Array.from([...bytes(1, [1, 2, 3, 4]), ...bytes(2, SPAN_ID), ...bytes(4, [9, 9, 9])]);
+    expect(s.add({ body: message, start: 0, end: message.length })).toBeDefined();
+    expect(s.idFlags).toBe(HAS_SPAN_ID);
+    const noIds = Uint8Array.from(str(5, 'x'));
+    s.add({ body: noIds, start: 0, end: noIds.length });
+    expect(s.idFlags).toBe(NO_PARENT_ID);
+  });
+
+  it('gives the room of a discarded copy back to the next one', () => {
+    const s = slabs();
+    const [decoded] = decodeProtobufTraces(request([span(str(5, 'x'))])).spans;
+    const first = s.add(decoded!.wire!)!;
+    const second = s.add(decoded!.wire!)!;
+    expect(second.offset).toBe(first.offset + first.length);
+    s.discard(second);
+    expect(s.add(decoded!.wire!)!.offset).toBe(second.offset);
   });
 });
