@@ -1,7 +1,7 @@
 /** Capacity of a new store ring; rings double from here up to their limit. */
 const INITIAL_CAPACITY = 1024;
 
-type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | unknown[];
+type Column = Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array | unknown[];
 
 /**
  * What the recent store's rings share: items addressed by position (the count of items added before them),

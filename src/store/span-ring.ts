@@ -33,6 +33,8 @@ export class SpanRing extends PositionRing {
   private traceWords: Uint32Array;
   /** Position of the previous span of the same trace, or -1. */
   private previous: Float64Array;
+  /** 1 for a span of a trace that has a span-id map (see `BIG_TRACE_SPANS`): its eviction updates the map. */
+  private inBig: Uint8Array;
 
   /** Trace ids that are not 32 lowercase hex digits (never from the receivers, but the store accepts them). */
   private oddTraceIds: (string | undefined)[];
@@ -73,6 +75,7 @@ export class SpanRing extends PositionRing {
     this.idLow = new Uint32Array(this.capacity);
     this.traceWords = new Uint32Array(this.capacity * 4);
     this.previous = new Float64Array(this.capacity);
+    this.inBig = new Uint8Array(this.capacity);
     this.oddTraceIds = refColumn(this.capacity);
     this.oddIds = refColumn(this.capacity);
     this.slabs = refColumn(this.capacity);
@@ -198,18 +201,25 @@ export class SpanRing extends PositionRing {
     let next: TraceEntry;
     if (entry === NO_TRACE) {
       this.previous[slot] = -1;
+      this.inBig[slot] = 0;
       next = p;
     } else if (entry < NO_TRACE) {
       this.previous[slot] = bigNewest(entry);
+      this.inBig[slot] = 1;
       this.bigTraces.get(span.traceId)!.set(span.spanId, p);
       next = bigEntry(p);
     } else {
+      // The entry may be one left behind by eviction (see `evictOldest`): then the chain ends here.
       this.previous[slot] = entry;
+      this.inBig[slot] = 0;
       next = this.chainLength(p, BIG_TRACE_SPANS) >= BIG_TRACE_SPANS ? this.makeBig(span.traceId, p) : p;
     }
     if (!hexTrace) this.byOddTrace.set(span.traceId, next);
     else if (this.foundSlot >= 0) this.byTrace.setValueAt(this.foundSlot, next);
-    else this.byTrace.insert(this.foundSlot, words, 0, next);
+    else {
+      this.byTrace.insert(this.foundSlot, words, 0, next);
+      this.byTrace.sweep(this.head, SWEEP_SLOTS);
+    }
     this.forget();
     return p;
   }
@@ -226,15 +236,15 @@ export class SpanRing extends PositionRing {
       const entry = this.byOddTrace.get(oddTrace)!;
       if (entry === p || entry === bigEntry(p)) this.forgetTrace(oddTrace, entry, -1);
       else if (entry < NO_TRACE) this.bigTraces.get(oddTrace)?.delete(this.spanIdAt(slot));
-    } else {
+    } else if (this.inBig[slot] === 1) {
+      // Only a big trace's entry is looked up: its map must lose the span, or the trace go with its
+      // newest span. Any other trace's entry stays until `TraceTable.sweep` finds it stale, which spares
+      // a cache miss per span (see there); until then it reads as a trace with no live spans.
       const at = this.byTrace.find(this.traceWords, slot * 4);
       const entry = this.byTrace.valueAt(at);
-      if (entry === p) this.byTrace.deleteAt(at);
-      else if (entry < NO_TRACE) {
-        const traceId = wordsToHex(this.traceWords, slot * 4, 4);
-        if (entry === bigEntry(p)) this.forgetTrace(traceId, entry, at);
-        else this.bigTraces.get(traceId)?.delete(this.spanIdAt(slot));
-      }
+      const traceId = wordsToHex(this.traceWords, slot * 4, 4);
+      if (entry === bigEntry(p)) this.forgetTrace(traceId, entry, at);
+      else this.bigTraces.get(traceId)?.delete(this.spanIdAt(slot));
     }
     const size = this.sizes[slot]!;
     this.oddTraceIds[slot] = undefined;
@@ -342,7 +352,10 @@ export class SpanRing extends PositionRing {
   /** Gives a trace whose newest span is at `newest` a span-id map; returns its new entry. */
   private makeBig(traceId: string, newest: number): TraceEntry {
     const ids = new Map<string, number>();
-    for (let p = newest; p >= this.head; p = this.previous[p & this.mask]!) ids.set(this.spanIdAt(p & this.mask), p);
+    for (let p = newest; p >= this.head; p = this.previous[p & this.mask]!) {
+      ids.set(this.spanIdAt(p & this.mask), p);
+      this.inBig[p & this.mask] = 1;
+    }
     this.bigTraces.set(traceId, ids);
     return bigEntry(newest);
   }
@@ -361,6 +374,7 @@ export class SpanRing extends PositionRing {
     this.idLow = this.move(this.idLow, new Uint32Array(capacity), mask);
     this.traceWords = this.move(this.traceWords, new Uint32Array(capacity * 4), mask, 4);
     this.previous = this.move(this.previous, new Float64Array(capacity), mask);
+    this.inBig = this.move(this.inBig, new Uint8Array(capacity), mask);
     this.oddTraceIds = this.move(this.oddTraceIds, refColumn(capacity), mask);
     this.oddIds = this.move(this.oddIds, refColumn(capacity), mask);
     this.slabs = this.move(this.slabs, refColumn(capacity), mask);
@@ -412,6 +426,13 @@ function bigNewest(entry: TraceEntry): number {
 
 /** Traces with this many spans get a span-id map (below it, a chain walk is cheaper than a map entry). */
 const BIG_TRACE_SPANS = 32;
+
+/**
+ * Trace-table slots swept per inserted trace. Entries go stale at most one per insert, so the table holds
+ * at most 1/16 of its slots stale: with the table grown at half full, the default 200k single-span traces
+ * still fit in 2^19 slots, as they did when evictions deleted entries at once.
+ */
+const SWEEP_SLOTS = 16;
 
 /** Scratch words for ids being compared or split. */
 const scratch = new Uint32Array(4);

@@ -26,6 +26,8 @@ export class TraceTable {
   private values: Float64Array;
   private mask: number;
   private count = 0;
+  /** Where `sweep` continues. */
+  private cursor = 0;
   private readonly seed0 = randomWord();
   private readonly seed1 = randomWord();
   private readonly seed2 = randomWord();
@@ -101,6 +103,28 @@ export class TraceTable {
     }
     values[hole * 3 + 2] = EMPTY;
     this.count--;
+  }
+
+  /**
+   * Deletes the entries among the next `slots` slots (from where the last sweep stopped, round the table)
+   * whose value is a position before `oldest` (values from 0 up; below 0 are never swept).
+   *
+   * The span ring leaves a trace's entry behind when the trace's last span is evicted instead of deleting
+   * it: the entry was written when the trace's newest span arrived, far back, so finding it again at
+   * eviction was a cache miss on every span. Stale entries answer like absent ones (their position is no
+   * longer live), and the ring sweeps a few slots per inserted key: entries go stale at most one per
+   * insert, so at `slots` per insert none lives longer than a lap of `size / slots` inserts.
+   */
+  sweep(oldest: number, slots: number): void {
+    const values = this.values;
+    let slot = this.cursor & this.mask;
+    for (let n = 0; n < slots; n++) {
+      const value = values[slot * 3 + 2]!;
+      // A deletion moves a later entry into this slot: it is looked at next.
+      if (value >= 0 && value < oldest) this.deleteAt(slot);
+      else slot = (slot + 1) & this.mask;
+    }
+    this.cursor = slot;
   }
 
   private hash(w0: number, w1: number, w2: number, w3: number): number {

@@ -57,4 +57,32 @@ describe('TraceTable', () => {
     expect(table.find(key([9, 1, 2, 3]), 0)).toBeLessThan(0);
     expect(EMPTY).toBeLessThan(0);
   });
+  it('sweeps exactly the entries whose value is a position before the oldest, a few slots at a time', () => {
+    const word = fc.integer({ min: 0, max: 0xffffffff });
+    const entry = fc.record({ words: fc.tuple(word, word, word, word), value: fc.integer({ min: -50, max: 100 }) });
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 1500 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 40 }), (entries, oldest, step) => {
+        const table = new TraceTable();
+        const model = new Map<string, number>();
+        for (const { words, value } of entries) {
+          // -1 is the empty marker, never a value.
+          const v = value === -1 ? -2 : value;
+          const slot = table.find(key(words), 0);
+          if (slot >= 0) table.setValueAt(slot, v);
+          else table.insert(slot, key(words), 0, v);
+          model.set(words.join(','), v);
+        }
+        // Sweep a whole lap of the table (its slots are at least 1024) in steps.
+        for (let swept = 0; swept < 4096; swept += step) table.sweep(oldest, step);
+        const kept = [...model].filter(([, v]) => !(v >= 0 && v < oldest));
+        expect(table.size).toBe(kept.length);
+        for (const [name, v] of model) {
+          const slot = table.find(key(name.split(',').map(Number)), 0);
+          if (v >= 0 && v < oldest) expect(slot).toBeLessThan(0);
+          else expect(table.valueAt(slot)).toBe(v);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
 });
