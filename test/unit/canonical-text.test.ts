@@ -34,6 +34,17 @@ function agrees(text: string): boolean {
 const layouts = (value: unknown) =>
   fc.constantFrom(JSON.stringify(value), JSON.stringify(value, null, 2), JSON.stringify(value, null, '\t').replace(/\n/g, '\r\n'), ` ${JSON.stringify(value)} `);
 
+/** Strings of BMP characters that JSON.stringify writes unescaped: one, two and three UTF-8 bytes each. */
+const plainBmp = fc.string({
+  unit: fc
+    .oneof(fc.integer({ min: 0x20, max: 0x7f }), fc.integer({ min: 0x80, max: 0x7ff }), fc.integer({ min: 0x800, max: 0xfffd }))
+    .filter((c) => c !== 0x22 && c !== 0x5c && (c < 0xd800 || c > 0xdfff))
+    .map((c) => String.fromCharCode(c)),
+});
+
+/** Now and then a string the scanner must give up on (escapes, lone surrogates, astral characters). */
+const mostlyPlain = fc.oneof({ arbitrary: plainBmp, weight: 12 }, { arbitrary: fc.string({ unit: 'binary' }), weight: 1 });
+
 describe('canonicalJsonOfText', () => {
   it('writes canonicalJson(JSON.parse(text)) for random JSON in any layout, or gives up', () => {
     let taken = 0;
@@ -48,6 +59,23 @@ describe('canonicalJsonOfText', () => {
     );
     // fast-check's strings are often plain: the scanner must take a good share of them, not give up on all.
     expect(taken).toBeGreaterThan(500);
+  });
+
+  it('takes non-ASCII keys and values, and sorts them as JSON.parse orders them', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(
+        fc.dictionary(mostlyPlain, fc.oneof(mostlyPlain, fc.jsonValue()), { minKeys: 1, maxKeys: 6 }).chain((v) => layouts(v)),
+        (text) => {
+          if (agrees(text)) taken++;
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(taken).toBeGreaterThan(200);
+    expect(agrees('{"é":"ü","ключ":"值","z":"\\u0041","a":"\u0800\uffff"}')).toBe(false);
+    // Two- and three-byte characters at the edges of their ranges, as raw characters in the JSON text.
+    expect(agrees('{"é":"ü","ключ":"值","a":"\u0800\uffff\u07ff\u0080"}')).toBe(true);
   });
 
   it('takes plain MCP payloads, sorts their keys and reads isError', () => {
