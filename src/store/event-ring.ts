@@ -47,8 +47,12 @@ export class EventRing extends PositionRing {
   /**
    * Appends an event with its index keys as they are now (a producer may mutate a shared event later).
    * Returns the bytes it is accounted at: the row, plus what it owns.
+   *
+   * `known`, when given, holds the words `hexToWords` makes of the event's trace and span id (four, then
+   * two) and, if `knownParent`, of its parent span id (two more): the caller took them from the span the
+   * event was made from, whose id strings it compared with the event's, so they need not be parsed again.
    */
-  push(event: McpEvent, seq: number): { position: number; bytes: number } {
+  push(event: McpEvent, seq: number, known?: Uint32Array, knownParent = false): { position: number; bytes: number } {
     const position = this.nextPosition();
     const row = position & this.mask;
     this.seqs[row] = seq;
@@ -57,7 +61,7 @@ export class EventRing extends PositionRing {
     refs[r + REF_KIND] = event.kind;
     refs[r + REF_SERVER_ID] = event.server.id;
     refs[r + REF_SERVER_NAME] = event.server.name;
-    const bytes = event.kind === 'mcp' && this.packMcp(event, row) ? rowBytes(event, this.lastClientBytes) : this.keepWhole(event, row);
+    const bytes = event.kind === 'mcp' && this.packMcp(event, row, known, knownParent) ? rowBytes(event, this.lastClientBytes) : this.keepWhole(event, row);
     this.sizes[row] = bytes;
     return { position, bytes };
   }
@@ -174,13 +178,18 @@ export class EventRing extends PositionRing {
   }
 
   /** Writes an MCP event into its row; false (row left for `keepWhole`) when it does not fit exactly. */
-  private packMcp(event: McpTrafficEvent, row: number): boolean {
+  private packMcp(event: McpTrafficEvent, row: number, known: Uint32Array | undefined, knownParent: boolean): boolean {
     const { id, traceId, spanId, time } = event;
     if (typeof traceId !== 'string' || typeof spanId !== 'string' || typeof id !== 'string' || typeof time !== 'number') return false;
     const n = row * NUMBERS;
     const w = row * WORDS;
     const words = this.words;
-    if (!hexToWords(traceId, 4, words, w + W_TRACE) || !hexToWords(spanId, 2, words, w + W_SPAN)) return false;
+    if (known !== undefined) {
+      // W_SPAN follows the trace id's four words, as in `known`.
+      for (let i = 0; i < 6; i++) words[w + W_TRACE + i] = known[i]!;
+    } else if (!hexToWords(traceId, 4, words, w + W_TRACE) || !hexToWords(spanId, 2, words, w + W_SPAN)) {
+      return false;
+    }
     // The id must be the one `read` rebuilds. Built and compared whole: `startsWith` and `endsWith` on the
     // normalizer's (concatenated) id cost 127 against 90 ns.
     if (id.length !== traceId.length + 1 + spanId.length || id !== `${traceId}:${spanId}`) return false;
@@ -188,7 +197,12 @@ export class EventRing extends PositionRing {
     let keys = 5;
     let f = 0;
     if (event.parentSpanId !== undefined) {
-      if (!hexToWords(event.parentSpanId, 2, words, w + W_PARENT)) return false;
+      if (knownParent) {
+        words[w + W_PARENT] = known![6]!;
+        words[w + W_PARENT + 1] = known![7]!;
+      } else if (!hexToWords(event.parentSpanId, 2, words, w + W_PARENT)) {
+        return false;
+      }
       f |= F_PARENT;
       keys++;
     }

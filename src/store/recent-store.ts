@@ -11,7 +11,7 @@ import { Deque } from './deque.js';
 import { EventIndex, type IndexEntry } from './event-index.js';
 import { EventRing, INDEXES } from './event-ring.js';
 import { SpanRing } from './span-ring.js';
-import { HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys } from './span-bytes.js';
+import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
 
 /** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
@@ -131,6 +131,21 @@ export class RecentStore implements RecentStoreReader {
   private attributionCursor = 0;
   /** An event's trace and span id as words, for `attributeSpan`. */
   private readonly idWords = new Uint32Array(6);
+  /**
+   * The id strings of the spans the last `addSpans` pushed (by position from `batchStart`), for those
+   * whose id words came from their messages; undefined for the others. Events are made from these very
+   * spans and arrive just after them: an event whose id strings equal its span's takes the span's words
+   * instead of parsing its own strings. New arrays per batch, so they hold only the last batch's strings
+   * (and, being young, cost no old-to-new write barrier entries).
+   */
+  private batchStart = 0;
+  private batchTraceIds: (string | undefined)[] = [];
+  private batchSpanIds: (string | undefined)[] = [];
+  /** The parent span id string where its words are in `batchParentWords` (two per span), else undefined. */
+  private batchParentIds: (string | undefined)[] = [];
+  private batchParentWords = new Uint32Array(2 * 256);
+  /** Id words handed to the event ring (see `EventRing.push`). */
+  private readonly knownIds = new Uint32Array(8);
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
@@ -162,6 +177,12 @@ export class RecentStore implements RecentStoreReader {
   /** Stores spans, evicting the oldest items as needed. */
   addSpans(batch: readonly DecodedSpan[]): void {
     this.attributionCursor = this.spans.tail;
+    this.batchStart = this.spans.tail;
+    const traceIds: (string | undefined)[] = (this.batchTraceIds = []);
+    const spanIds: (string | undefined)[] = (this.batchSpanIds = []);
+    const parentIds: (string | undefined)[] = (this.batchParentIds = []);
+    if (this.batchParentWords.length < 2 * batch.length) this.batchParentWords = new Uint32Array(2 * batch.length);
+    const parentWords = this.batchParentWords;
     const slabs = this.slabs;
     for (const decoded of batch) {
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
@@ -196,6 +217,22 @@ export class RecentStore implements RecentStoreReader {
           ? { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, decoded: span }
           : { seq: this.seq++, size: bytes, traceId: decoded.traceId, spanId: decoded.spanId, server, bytes: encoded, resource: decoded.resource, scope: decoded.scope },
       );
+      if (known) {
+        traceIds.push(decoded.traceId);
+        spanIds.push(decoded.spanId);
+        if ((slabs.idFlags & HAS_PARENT_ID) !== 0 && decoded.parentSpanId !== undefined) {
+          const k = 2 * parentIds.length;
+          parentWords[k] = slabs.ids[6]!;
+          parentWords[k + 1] = slabs.ids[7]!;
+          parentIds.push(decoded.parentSpanId);
+        } else {
+          parentIds.push(undefined);
+        }
+      } else {
+        traceIds.push(undefined);
+        spanIds.push(undefined);
+        parentIds.push(undefined);
+      }
       this.bytes += bytes;
       while (this.spans.size > this.config.maxSpans) {
         this.evictOldestSpan();
@@ -211,8 +248,22 @@ export class RecentStore implements RecentStoreReader {
     for (const original of batch) {
       const event = this.config.captureContent ? original : withoutContent(original);
       this.summarise(event);
-      const { position, bytes } = this.events.push(event, this.seq++);
-      this.attributeSpan(event, position);
+      const span = this.batchSpanOf(event);
+      let known: Uint32Array | undefined;
+      let knownParent = false;
+      if (span >= 0 && this.spans.idWordsAt(span, this.knownIds, 0)) {
+        known = this.knownIds;
+        const k = span - this.batchStart;
+        const parent = this.batchParentIds[k];
+        if (parent !== undefined && event.kind === 'mcp' && event.parentSpanId === parent) {
+          known[6] = this.batchParentWords[2 * k]!;
+          known[7] = this.batchParentWords[2 * k + 1]!;
+          knownParent = true;
+        }
+      }
+      const { position, bytes } = this.events.push(event, this.seq++, known, knownParent);
+      if (known !== undefined) this.attributeTo(span, event);
+      else this.attributeSpan(event, position);
       if (bytes > this.config.maxBytes) {
         this.events.dropNewest();
         this.batchEvictedEvents++;
@@ -406,6 +457,27 @@ export class RecentStore implements RecentStoreReader {
     };
     if (d.parentSpanId !== undefined) span.parentSpanId = d.parentSpanId;
     return span;
+  }
+
+  /**
+   * The position of the span of the last `addSpans` whose id strings are the event's (see
+   * `batchTraceIds`), tried where `attributeSpan` would look first; -1 if none there.
+   */
+  private batchSpanOf(event: McpEvent): number {
+    const { traceId, spanId } = event;
+    if (traceId === undefined || spanId === undefined) return -1;
+    const start = this.batchStart;
+    const spanIds = this.batchSpanIds;
+    for (let p = Math.max(this.attributionCursor, start), end = Math.min(p + ATTRIBUTION_PROBES, start + spanIds.length); p < end; p++) {
+      if (spanIds[p - start] === spanId && this.batchTraceIds[p - start] === traceId) return p;
+    }
+    return -1;
+  }
+
+  /** Records the event's server on the span at `position`, found by `batchSpanOf`. */
+  private attributeTo(position: number, event: McpEvent): void {
+    this.spans.setServer(position, event.server.name);
+    this.attributionCursor = position + 1;
   }
 
   /** Records the event's server on its span (`position`: the event's, just pushed). */

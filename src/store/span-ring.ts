@@ -134,6 +134,25 @@ export class SpanRing extends PositionRing {
     return this.bigTraces.get(wordsToHex(words, at, 4))?.get(wordsToHex(scratch, 0, 2)) ?? -1;
   }
 
+  /**
+   * Copies the trace and span id words (four, then two) of the live span at `position` to `out[at..)`;
+   * false, copying nothing, when the position is not live or its ids are not hex.
+   */
+  idWordsAt(position: number, out: Uint32Array, at: number): boolean {
+    if (position < this.head || position >= this.tail) return false;
+    const slot = position & this.mask;
+    if (this.oddTraceIds[slot] !== undefined || this.oddIds[slot] !== undefined) return false;
+    const t = slot * 4;
+    const trace = this.traceWords;
+    out[at] = trace[t]!;
+    out[at + 1] = trace[t + 1]!;
+    out[at + 2] = trace[t + 2]!;
+    out[at + 3] = trace[t + 3]!;
+    out[at + 4] = this.idHigh[slot]!;
+    out[at + 5] = this.idLow[slot]!;
+    return true;
+  }
+
   /** True when the live span at `position` has this trace and span id. */
   isAt(position: number, traceId: string, spanId: string): boolean {
     if (position < this.head || position >= this.tail) return false;

@@ -2,6 +2,8 @@ import { SpanKind } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { storeSchema, type StoreConfig } from '../../src/config/schema.js';
 import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
+import type { McpEvent, McpTrafficEvent } from '../../src/pipeline/events.js';
+import { normalizeSpan } from '../../src/pipeline/normalize.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
 import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
 import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
@@ -192,5 +194,47 @@ describe('RecentStore with spans received as protobuf', () => {
     expect(store.stats().spans).toBe(1);
     store.spanConsumer.consume([{ ...odd, spanId: 'odd-span-2' }]);
     expect(store.stats().spans).toBe(2);
+  });
+
+  it('stores the events of protobuf spans as it stores those of the same spans decoded without their messages', () => {
+    const body = toProtobuf(realisticMcpSpans(60));
+    const run = (spans: DecodedSpan[]) => {
+      const store = makeStore();
+      const events = spans.map((s) => normalizeSpan(s, { captureContent: false })).filter((e): e is McpTrafficEvent => e !== undefined);
+      store.spanConsumer.consume(spans);
+      store.eventConsumer.consume(events);
+      const servers = flatten(store.getTrace(spans[0]!.traceId)!.roots).map((s) => [s.spanId, s.server]);
+      return { events, stored: store.queryEvents({ limit: 1000 }), servers };
+    };
+    const wired = run(decodeProtobufTraces(body).spans);
+    const plain = run(decodeProtobufTraces(body).spans.map(withoutWire));
+    expect(wired.events.length).toBeGreaterThan(50);
+    expect(wired.events.filter((e) => e.kind === 'mcp' && e.parentSpanId !== undefined).length).toBeGreaterThan(50);
+    const byId = (events: McpEvent[]) => new Map(events.map((e) => [e.id, e]));
+    expect(byId(wired.stored)).toEqual(byId(wired.events));
+    expect(byId(wired.stored)).toEqual(byId(plain.stored));
+    expect(wired.servers).toEqual(plain.servers);
+    expect(wired.servers.filter(([, server]) => server !== undefined).length).toBe(wired.events.length);
+  });
+
+  it("keeps an event's own ids where they differ from its span's, parent included", () => {
+    const spans = decodeProtobufTraces(toProtobuf(realisticMcpSpans(4))).spans;
+    const [a, b, c, d] = spans.map((s) => normalizeSpan(s, { captureContent: false })!);
+    expect(a!.parentSpanId).toBeDefined();
+    const otherParent = { ...a!, parentSpanId: 'ffffffffffffffff' };
+    const { parentSpanId: _parent, ...noParent } = b!;
+    // Same letters, other case: not the span's ids, so kept as sent (and its span is not attributed).
+    const upper = { ...c!, traceId: c!.traceId!.toUpperCase(), id: `${c!.traceId!.toUpperCase()}:${c!.spanId!}` };
+    const badParent = { ...d!, parentSpanId: d!.parentSpanId!.toUpperCase() };
+    const store = makeStore();
+    store.spanConsumer.consume(spans);
+    store.eventConsumer.consume([otherParent, noParent, upper, badParent]);
+    const stored = new Map(store.queryEvents({ limit: 10 }).map((e) => [e.id, e]));
+    expect(stored.get(a!.id)).toEqual(otherParent);
+    expect(stored.get(b!.id)).toEqual(noParent);
+    expect(stored.get(upper.id)).toEqual(upper);
+    expect(stored.get(d!.id)).toEqual(badParent);
+    const servers = new Map(flatten(store.getTrace(spans[0]!.traceId)!.roots).map((s) => [s.spanId, s.server]));
+    expect([a, b, c, d].map((e) => servers.get(e!.spanId!) !== undefined)).toEqual([true, true, false, true]);
   });
 });
