@@ -11,7 +11,7 @@ import { Deque } from './deque.js';
 import { EventIndex, type IndexEntry } from './event-index.js';
 import { EventRing, INDEXES } from './event-ring.js';
 import { SpanRing } from './span-ring.js';
-import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys } from './span-bytes.js';
+import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys, leadingTraceId } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
 
 /** Limits of the server summaries, which outlive the events they count and so need bounds of their own. */
@@ -46,6 +46,12 @@ const SPAN_BYTES_OVERHEAD_BYTES = 240;
 
 /** `SpanSlabs.idFlags` of a copy whose trace and span id words the span ring can take as they are. */
 const BOTH_IDS = HAS_TRACE_ID | HAS_SPAN_ID;
+
+/**
+ * Spans whose trace-index slots are loaded ahead at once (see `SpanRing.prefetch`): enough for the loads
+ * to overlap, few enough that what they load is still in cache when it is used.
+ */
+const PREFETCH_SPANS = 32;
 
 /** Positions `attributeSpan` tries after its cursor before it looks the span up by trace. */
 const ATTRIBUTION_PROBES = 4;
@@ -144,6 +150,8 @@ export class RecentStore implements RecentStoreReader {
   /** The parent span id string where its words are in `batchParentWords` (two per span), else undefined. */
   private batchParentIds: (string | undefined)[] = [];
   private batchParentWords = new Uint32Array(2 * 256);
+  /** Trace id words for `prefetchIndex`. */
+  private readonly prefetchWords = new Uint32Array(4 * PREFETCH_SPANS);
   /** Id words handed to the event ring (see `EventRing.push`). */
   private readonly knownIds = new Uint32Array(8);
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
@@ -184,7 +192,9 @@ export class RecentStore implements RecentStoreReader {
     if (this.batchParentWords.length < 2 * batch.length) this.batchParentWords = new Uint32Array(2 * batch.length);
     const parentWords = this.batchParentWords;
     const slabs = this.slabs;
-    for (const decoded of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      if (i % PREFETCH_SPANS === 0) this.prefetchIndex(batch, i);
+      const decoded = batch[i]!;
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       // They are copied before the duplicate check because the copy reads the span's ids as words on its
       // way, which spares parsing the hex strings; the rare duplicate gives its room back.
@@ -241,6 +251,18 @@ export class RecentStore implements RecentStoreReader {
       if (this.bytes > this.config.maxBytes) this.enforceByteLimit();
     }
     this.afterBatch();
+  }
+
+  /** Has the span ring load the index slots that the next `PREFETCH_SPANS` spans from `from` will use. */
+  private prefetchIndex(batch: readonly DecodedSpan[], from: number): void {
+    const words = this.prefetchWords;
+    const end = Math.min(from + PREFETCH_SPANS, batch.length);
+    let n = 0;
+    for (let i = from; i < end; i++) {
+      const wire = batch[i]!.wire;
+      if (wire !== undefined && leadingTraceId(wire, words, 4 * n)) n++;
+    }
+    this.spans.prefetch(words, n);
   }
 
   /** Stores events, attributes their spans to servers, and updates the server summaries. */

@@ -364,6 +364,22 @@ function keyOf(buf: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
+/**
+ * Writes the trace id words of a span message that starts with its trace id (as the SDKs write it: tag
+ * 0x0a, length 16) to `out[at..at+4)`, as `add` would read them; false for any other message. A hint for
+ * look-ups ahead of the copy (a later trace_id field would win), not a substitute for `add`'s `ids`.
+ */
+export function leadingTraceId(wire: SpanWire, out: Uint32Array, at: number): boolean {
+  const src = wire.body;
+  const p = wire.start;
+  if (p + 18 > wire.end || src[p] !== TRACE_ID_TAG || src[p + 1] !== 16) return false;
+  out[at] = wordAt(src, p + 2);
+  out[at + 1] = wordAt(src, p + 6);
+  out[at + 2] = wordAt(src, p + 10);
+  out[at + 3] = wordAt(src, p + 14);
+  return true;
+}
+
 /** The big-endian 32-bit word at `buf[at..at+4)` (the Uint32Array it is stored in makes it unsigned). */
 function wordAt(buf: Uint8Array, at: number): number {
   return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;

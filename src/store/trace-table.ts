@@ -127,6 +127,15 @@ export class TraceTable {
     this.cursor = slot;
   }
 
+  /**
+   * Reads the home slot of the key at `key[at..at+4)`, to have it in cache for a look-up soon after (see
+   * `SpanRing.prefetch`); the answer means nothing.
+   */
+  peek(key: Uint32Array, at: number): number {
+    const slot = this.hash(key[at]!, key[at + 1]!, key[at + 2]!, key[at + 3]!) & this.mask;
+    return this.values[slot * 3 + 2]! + this.keys[slot * SLOT_UNITS]!;
+  }
+
   private hash(w0: number, w1: number, w2: number, w3: number): number {
     let h =
       Math.imul(w0 ^ this.seed0, 0x9e3779b1) ^

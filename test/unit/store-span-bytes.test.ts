@@ -4,7 +4,7 @@ import { storeSchema } from '../../src/config/schema.js';
 import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
 import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
-import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, NO_PARENT_ID, SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
+import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, NO_PARENT_ID, SpanSlabs, contentKeys, leadingTraceId } from '../../src/store/span-bytes.js';
 import { hexToWords } from '../../src/store/hex-words.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { type Bytes, SPAN_ID, SPAN_ID_HEX, TRACE_ID, TRACE_ID_HEX, bytes, kv, len, request, span, str, tag, uint, varint } from './helpers/proto-writer.js';
@@ -165,6 +165,10 @@ describe('SpanSlabs id words', () => {
         expect([...s.ids.subarray(0, 4)]).toEqual(wordsOf(decoded!.traceId, 4));
         expect([...s.ids.subarray(4, 6)]).toEqual(wordsOf(decoded!.spanId, 2));
         if (parent !== null) expect([...s.ids.subarray(6, 8)]).toEqual(wordsOf(decoded!.parentSpanId!, 2));
+        // The look-ahead reads the same trace id words, from a message that starts with them only.
+        const lead = new Uint32Array(5);
+        expect(leadingTraceId(decoded!.wire!, lead, 1)).toBe(!parentFirst);
+        if (!parentFirst) expect([...lead.subarray(1)]).toEqual(wordsOf(decoded!.traceId, 4));
       }),
     );
   });
