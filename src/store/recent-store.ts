@@ -2,14 +2,16 @@ import type { Consumer } from '../component/component.js';
 import type { StoreConfig } from '../config/schema.js';
 import type { McpEvent, McpTrafficEvent, PayloadInfo } from '../pipeline/events.js';
 import { maskSecrets, maskSecretsInString } from '../pipeline/mask-secrets.js';
+import { decodeJsonSpanBytes } from '../receiver/otlp/decode-json-bytes.js';
 import { decodeSpanMessage } from '../receiver/otlp/decode-protobuf.js';
-import { materializeDeferredText, type AttributeValue, type Attributes, type DecodedSpan } from '../receiver/otlp/span.js';
-import { OTEL, SHINZO, TRACELOOP } from '../semconv/attributes.js';
+import { CONTENT_ATTRIBUTE_KEYS, materializeDeferredText, type AttributeValue, type Attributes, type DecodedSpan } from '../receiver/otlp/span.js';
+import { SHINZO } from '../semconv/attributes.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { approxBytes } from './approx-size.js';
 import { Deque } from './deque.js';
 import { EventIndex, type IndexEntry } from './event-index.js';
 import { EventRing, INDEXES } from './event-ring.js';
+import { JsonSpanCopier, isJsonSpanBytes } from './json-span-bytes.js';
 import { SpanRing } from './span-ring.js';
 import { HAS_PARENT_ID, HAS_SPAN_ID, HAS_TRACE_ID, SpanSlabs, contentKeys, leadingTraceId } from './span-bytes.js';
 import type { EventQuery, RecentStoreReader, ServerSummary, StoredSpan, TraceNode } from './types.js';
@@ -65,13 +67,11 @@ const MAX_PENDING_ATTRIBUTIONS = 10_000;
  */
 export const MAX_TRACE_DEPTH = 256;
 
-/** Span attributes that carry tool arguments or results (opt-in content, see `store.captureContent`). */
-const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
-  OTEL.genAiToolCallArguments,
-  OTEL.genAiToolCallResult,
-  TRACELOOP.entityInput,
-  TRACELOOP.entityOutput,
-]);
+/**
+ * Span attributes that carry tool arguments or results (opt-in content, see `store.captureContent`). One
+ * list with the JSON decoder, which notes where their values lie for the copy the store keeps.
+ */
+const CONTENT_ATTRIBUTES: ReadonlySet<string> = CONTENT_ATTRIBUTE_KEYS;
 
 interface ServerState {
   id: string;
@@ -155,6 +155,8 @@ export class RecentStore implements RecentStoreReader {
   /** Id words handed to the event ring (see `EventRing.push`). */
   private readonly knownIds = new Uint32Array(8);
   private readonly slabs = new SpanSlabs(contentKeys(CONTENT_ATTRIBUTES, [SHINZO.requestArgumentPrefix]), OMITTED_CONTENT);
+  /** Writes spans received as JSON into `slabs` as their own JSON text (see json-span-bytes.ts). */
+  private readonly jsonSpans = new JsonSpanCopier(OMITTED_CONTENT);
   private readonly pendingServer = new Map<string, string>();
   private readonly pendingOrder = new Deque<string>(64);
 
@@ -198,7 +200,13 @@ export class RecentStore implements RecentStoreReader {
       // Captured content is masked in the decoded form; without capture the bytes are the cheaper keep.
       // They are copied before the duplicate check because the copy reads the span's ids as words on its
       // way, which spares parsing the hex strings; the rare duplicate gives its room back.
-      const encoded = !this.config.captureContent && decoded.wire !== undefined ? slabs.add(decoded.wire) : undefined;
+      const encoded = this.config.captureContent
+        ? undefined
+        : decoded.wire !== undefined
+          ? slabs.add(decoded.wire)
+          : decoded.jsonWire !== undefined
+            ? this.jsonSpans.copy(slabs, decoded.jsonWire)
+            : undefined;
       const known = encoded !== undefined && (slabs.idFlags & BOTH_IDS) === BOTH_IDS;
       // OTLP delivery is at-least-once: a retried export repeats spans already held.
       const held = known ? this.spans.findKnown(decoded.traceId, decoded.spanId, slabs.ids, 0) : this.spans.find(decoded.traceId, decoded.spanId);
@@ -450,7 +458,7 @@ export class RecentStore implements RecentStoreReader {
     if (held.decoded) return held.decoded;
     const { message, resource, scope } = held;
     if (!message || !resource || !scope) return undefined;
-    const decoded = decodeSpanMessage(message, resource, scope);
+    const decoded = isJsonSpanBytes(message) ? decodeJsonSpanBytes(message, resource, scope) : decodeSpanMessage(message, resource, scope);
     if (!decoded) return undefined;
     // The message lies in a slab that is written again once its spans are evicted: nothing decoded from
     // it may keep a view into it.

@@ -131,6 +131,20 @@ export class SpanSlabs {
   }
 
   /**
+   * Room for a span of exactly `length` bytes that the caller writes itself (a JSON span, see
+   * json-span-bytes.ts); held, discarded and released like a span from `add`. Reads no ids (`idFlags` 0).
+   */
+  reserve(length: number): StoredSpanBytes {
+    this.idFlags = 0;
+    if (length > SLAB_BYTES / 4) return { slab: Buffer.allocUnsafeSlow(length), offset: 0, length };
+    const slab = this.slab === undefined || this.used + length > SLAB_BYTES ? this.nextSlab() : this.slab;
+    const offset = this.used;
+    this.used += length;
+    this.currentHeld++;
+    return { slab, offset, length };
+  }
+
+  /**
    * Takes back the span the last `add` kept (the store found it already held): its room is reused when it
    * is still the newest in the current slab.
    */

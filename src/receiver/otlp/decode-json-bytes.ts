@@ -52,6 +52,7 @@ import {
   DEFERRED_TEXT_MIN_BYTES,
   OtlpDecodeError,
   WireText,
+  isContentAttributeKey,
   type AttributeValue,
   type Attributes,
   type DecodedSpan,
@@ -120,10 +121,19 @@ class JsonByteReader {
    */
   backslashFrom = 0;
   nextBackslash = -1;
+  /**
+   * True while a span's own `attributes` are read: the values of content attributes at depth 1 are then
+   * noted in `content` (see `JsonSpanWire`).
+   */
+  markContent = false;
+  content: number[] | undefined = undefined;
 
   constructor(
     body: Uint8Array,
-    /** Span tool-call payloads may stay in the body (`JsonTraceBytesOptions.wireText`). */
+    /**
+     * Spans may refer to the body (`JsonTraceBytesOptions.wireText`): tool-call payloads may stay in it,
+     * and each span notes where its JSON object lies (`DecodedSpan.jsonWire`).
+     */
     readonly wireText: boolean,
   ) {
     this.buf = body;
@@ -990,26 +1000,38 @@ const VALUE_SEEN = 1 << KV_VALUE;
  */
 function decodeKeyValue(r: JsonByteReader, target: Attributes, depth: number, defer: boolean): void {
   if (!bytesAt(r, r.pos, COMPACT_KEY)) {
-    decodeKeyValueMembers(r, target, depth, defer, undefined, null, 0, openObject(r));
+    decodeKeyValueMembers(r, target, depth, defer, undefined, null, 0, openObject(r), -1, -1);
     return;
   }
   r.pos += COMPACT_KEY.length - 1;
   const key = readString(r, true);
   if (!bytesAt(r, r.pos, COMPACT_VALUE)) {
-    decodeKeyValueMembers(r, target, depth, defer, key, null, KEY_SEEN, nextMember(r));
+    decodeKeyValueMembers(r, target, depth, defer, key, null, KEY_SEEN, nextMember(r), -1, -1);
     return;
   }
   r.pos += COMPACT_VALUE.length - 1;
+  const valueStart = r.pos;
   const value = decodeAnyValue(r, depth, defer && DEFERRED_TEXT_KEYS.has(key));
+  const valueEnd = r.pos;
   if (r.buf[r.pos] === CLOSE_OBJECT) {
     r.pos++;
+    if (depth === 1 && r.markContent && isContentAttributeKey(key)) noteContent(r, valueStart, valueEnd);
     setAttribute(target, key, value);
     return;
   }
-  decodeKeyValueMembers(r, target, depth, defer, key, value, KEY_SEEN | VALUE_SEEN, nextMember(r));
+  decodeKeyValueMembers(r, target, depth, defer, key, value, KEY_SEEN | VALUE_SEEN, nextMember(r), valueStart, valueEnd);
 }
 
-/** The rest of a `KeyValue` in any form: `key`, `value` and `seen` are what its members so far gave. */
+/** Notes a content attribute's value at `[start, end)` of the span being read (see `JsonSpanWire`). */
+function noteContent(r: JsonByteReader, start: number, end: number): void {
+  if (r.content === undefined) r.content = [start, end];
+  else r.content.push(start, end);
+}
+
+/**
+ * The rest of a `KeyValue` in any form: `key`, `value` and `seen` are what its members so far gave, and
+ * `[valueStart, valueEnd)` where the value lies (-1: no value member yet).
+ */
 function decodeKeyValueMembers(
   r: JsonByteReader,
   target: Attributes,
@@ -1019,6 +1041,8 @@ function decodeKeyValueMembers(
   value: AttributeValue,
   seen: number,
   more: boolean,
+  valueStart: number,
+  valueEnd: number,
 ): void {
   while (more) {
     const id = readMemberName(r, KEY_VALUE_FIELDS);
@@ -1028,7 +1052,9 @@ function decodeKeyValueMembers(
       key = readString(r, true);
     } else if (id === KV_VALUE) {
       seen = markSeen(seen, id);
+      valueStart = r.pos;
       if (!isNull(r)) value = decodeAnyValue(r, depth, defer && (key === undefined || DEFERRED_TEXT_KEYS.has(key)));
+      valueEnd = r.pos;
     } else {
       skipValue(r);
     }
@@ -1037,6 +1063,8 @@ function decodeKeyValueMembers(
   if (key === undefined) throw NEEDS_REFERENCE_DECODE;
   // The value came before its key: only now is it known whether it may stay in the body.
   if (value instanceof WireText && !DEFERRED_TEXT_KEYS.has(key)) value = value.text();
+  // A content key without a value member has nothing to leave out (its null is replaced when read back).
+  if (depth === 1 && r.markContent && valueStart >= 0 && isContentAttributeKey(key)) noteContent(r, valueStart, valueEnd);
   setAttribute(target, key, value);
 }
 
@@ -1131,6 +1159,8 @@ function decodeSpan(
   pi: number,
 ): void {
   if (r.buf[r.pos] !== OPEN_OBJECT) throw wrongType(r);
+  const objectStart = r.pos;
+  let content: number[] | undefined;
   let traceIdValue: string | typeof NOT_A_STRING | undefined;
   let spanIdValue: string | typeof NOT_A_STRING | undefined;
   let parentValue: string | typeof NOT_A_STRING | undefined;
@@ -1178,7 +1208,12 @@ function decodeSpan(
           end = timeMember(r, 'endTimeUnixNano');
           break;
         case SPAN_ATTRIBUTES:
+          // Only once per span (a second `attributes` member goes to decode-json), so `content` is all of them.
+          r.markContent = r.wireText;
+          r.content = undefined;
           decodeAttributes(r, attributes, 1, r.wireText);
+          r.markContent = false;
+          content = r.content;
           break;
         case SPAN_EVENTS:
           if (isNull(r)) break;
@@ -1218,7 +1253,7 @@ function decodeSpan(
     ctx.rejectReason ??= `span ${index} (resourceSpans[${ri}].scopeSpans[${si}].spans[${pi}]): ${problem ?? 'invalid id'}`;
     return;
   }
-  ctx.spans.push({
+  const span: DecodedSpan = {
     traceId: traceId.id,
     spanId: spanId.id,
     parentSpanId: parent !== undefined && 'id' in parent ? parent.id : undefined,
@@ -1233,7 +1268,9 @@ function decodeSpan(
     status,
     resource,
     scope,
-  });
+  };
+  if (r.wireText) span.jsonWire = { body: r.buf, start: objectStart, end: r.pos, content };
+  ctx.spans.push(span);
 }
 
 function decodeScope(r: JsonByteReader, scope: InstrumentationScope): void {
@@ -1320,10 +1357,11 @@ function decodeResourceSpans(r: JsonByteReader, ctx: DecodeContext, ri: number):
 /** Options of `decodeJsonTraceBytes`. */
 export interface JsonTraceBytesOptions {
   /**
-   * Let long escape-free `gen_ai.tool.call.arguments` / `.result` span attributes stay in the body as
-   * `WireText` views (as the protobuf decoder does), instead of strings. Only when the body is not reused
-   * or written to while the spans live: the receiver's pooled JSON read buffers are given back as soon as
-   * decoding returns. Default false: then nothing in the result refers to the body.
+   * Let spans refer to the body, as the protobuf decoder's do: long escape-free `gen_ai.tool.call.arguments`
+   * / `.result` span attributes stay in it as `WireText` views instead of strings, and each span notes where
+   * its JSON object lies (`DecodedSpan.jsonWire`, which the recent store copies). Only when the body is not
+   * reused or written to while the spans live: the receiver's pooled read buffers go back to the pool only
+   * when the pipeline releases the batch. Default false: then nothing in the result refers to the body.
    */
   wireText?: boolean;
 }
@@ -1385,4 +1423,25 @@ export function decodeJsonTraceBytes(body: Uint8Array, options: JsonTraceBytesOp
     decodeJsonTraceBytesDirect(body, options) ??
     decodeJsonTraces(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
   );
+}
+
+/**
+ * Decodes one span from the text of its JSON object alone (as kept by the recent store from
+ * `DecodedSpan.jsonWire`), with the resource and scope it was received with: the span the request's decode
+ * gave, as `decodeSpanMessage` does for protobuf. Nothing in the result refers to `bytes`.
+ *
+ * @returns undefined when the bytes are not one span object this decoder reads without decode-json, or
+ *   the span is rejected (neither happens to text copied from a span it decoded).
+ */
+export function decodeJsonSpanBytes(bytes: Uint8Array, resource: Attributes, scope: InstrumentationScope): DecodedSpan | undefined {
+  const r = new JsonByteReader(bytes, false);
+  const ctx: DecodeContext = { spans: [], spanIndex: 0, rejectedSpans: 0, rejectReason: undefined };
+  try {
+    if (skipWs(r) !== OPEN_OBJECT) return undefined;
+    decodeSpan(r, resource, scope, ctx, 0, 0, 0);
+    if (skipWs(r) !== END) return undefined;
+  } catch {
+    return undefined;
+  }
+  return ctx.spans[0];
 }

@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { OTEL } from '../../semconv/attributes.js';
+import { OTEL, SHINZO, TRACELOOP } from '../../semconv/attributes.js';
 
 /**
  * A long string attribute value left in the request body undecoded: tool arguments and results, which
@@ -116,6 +116,13 @@ export interface DecodedSpan {
    * a copy of those bytes instead of the decoded object graph (see src/store/span-bytes.ts).
    */
   wire?: SpanWire;
+  /**
+   * JSON only (the byte decoder, not its JSON.parse fallback): where this span's own JSON object lies in
+   * the request body, and where the values of its content attributes lie in it. The recent store keeps a
+   * copy of that text with the content left out instead of the decoded object graph (see
+   * src/store/json-span-bytes.ts).
+   */
+  jsonWire?: JsonSpanWire;
 }
 
 /** A span's encoded message: `body[start, end)`. The body is never written to after decoding. */
@@ -123,6 +130,39 @@ export interface SpanWire {
   body: Uint8Array;
   start: number;
   end: number;
+}
+
+/**
+ * A span's JSON object: `body[start, end)`, from its `{` to its `}`. `content` holds, in pairs and in body
+ * order, `[start, end)` of the value (`AnyValue` object or `null`) of each span attribute whose key is a
+ * content attribute (`isContentAttributeKey`). The body is never written to while the span is decoded.
+ */
+export interface JsonSpanWire {
+  body: Uint8Array;
+  start: number;
+  end: number;
+  content: number[] | undefined;
+}
+
+/**
+ * Span attributes that carry tool arguments or results: opt-in content, which the recent store keeps
+ * only with `store.captureContent` (OTel GenAI semconv and OpenLLMetry keys; Shinzo's per-argument keys
+ * are matched by `CONTENT_ATTRIBUTE_PREFIX`). Here rather than in the store because the JSON decoder
+ * marks where their values lie while it reads them (`JsonSpanWire.content`).
+ */
+export const CONTENT_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set([
+  OTEL.genAiToolCallArguments,
+  OTEL.genAiToolCallResult,
+  TRACELOOP.entityInput,
+  TRACELOOP.entityOutput,
+]);
+
+/** Prefix of Shinzo's one-attribute-per-tool-argument keys, content as well. */
+export const CONTENT_ATTRIBUTE_PREFIX: string = SHINZO.requestArgumentPrefix;
+
+/** True for the key of a content attribute (see `CONTENT_ATTRIBUTE_KEYS`). */
+export function isContentAttributeKey(key: string): boolean {
+  return CONTENT_ATTRIBUTE_KEYS.has(key) || key.startsWith(CONTENT_ATTRIBUTE_PREFIX);
 }
 
 /** What a decoder returns: the usable spans and, for partial success, what it had to reject. */
