@@ -572,7 +572,8 @@ interface Payload {
 
 function argumentsPayload(r: Recognised, a: Attributes, opts: NormalizeOptions, maxPayload: number): Payload | undefined {
   const semconv = a[OTEL.genAiToolCallArguments];
-  if (semconv !== undefined) return payloadOfAttribute(semconv, opts, maxPayload);
+  // Only a result's isError counts (MCP puts it in CallToolResult): a large argument is not searched for one.
+  if (semconv !== undefined) return payloadOfAttribute(semconv, opts, maxPayload, false);
   if (r.flatArguments) return payloadOfValue(r.flatArguments, opts);
   const input = r.input;
   if (!input) return undefined;
@@ -604,10 +605,11 @@ export const CANONICAL_FINGERPRINT_MAX_CHARS = 2048;
 
 const IS_ERROR_TRUE = /"isError"\s*:\s*true/;
 
-function payloadOfAttribute(value: AttributeValue, opts: NormalizeOptions, maxPayload: number): Payload {
+/** `findIsError`: false when the caller ignores `isError` (arguments), to skip searching a large payload for it. */
+function payloadOfAttribute(value: AttributeValue, opts: NormalizeOptions, maxPayload: number, findIsError = true): Payload {
   let v = value;
   if (v instanceof WireText) {
-    const fromWire = payloadOfWireText(v, opts, maxPayload);
+    const fromWire = payloadOfWireText(v, opts, maxPayload, findIsError);
     if (fromWire) return fromWire;
     v = v.text();
   }
@@ -618,7 +620,7 @@ function payloadOfAttribute(value: AttributeValue, opts: NormalizeOptions, maxPa
     const info: PayloadInfo = { size, fingerprint: fingerprint(v) };
     // Unescaped `"isError":true` can only be JSON structure, never text inside a string value. The plain
     // substring search first: it is ~6x cheaper than the regular expression on a 5 KB payload that lacks it.
-    return v.includes('"isError"') && IS_ERROR_TRUE.test(v) ? { info, isError: true } : { info };
+    return findIsError && v.includes('"isError"') && IS_ERROR_TRUE.test(v) ? { info, isError: true } : { info };
   }
   if (!opts.captureContent) {
     // Small JSON payloads are fingerprinted over canonical JSON: written straight from the text when it is
@@ -646,13 +648,13 @@ const IS_ERROR_KEY = Buffer.from('"isError"');
  * see) and its characters (what the length limits count). Undefined when the string is needed: content
  * capture, non-ASCII or invalid UTF-8 bytes, a payload outside the hashed-as-sent range.
  */
-function payloadOfWireText(t: WireText, opts: NormalizeOptions, maxPayload: number): Payload | undefined {
+function payloadOfWireText(t: WireText, opts: NormalizeOptions, maxPayload: number, findIsError: boolean): Payload | undefined {
   const size = t.byteLength;
   if (opts.captureContent || size <= CANONICAL_FINGERPRINT_MAX_CHARS || size > maxPayload) return undefined;
   const bytes = t.bytes();
   if (!isAscii(bytes)) return undefined;
   const info: PayloadInfo = { size, fingerprint: sha256HexOfBytes(bytes).slice(0, 32) };
-  return bytes.indexOf(IS_ERROR_KEY) >= 0 && IS_ERROR_TRUE.test(t.text()) ? { info, isError: true } : { info };
+  return findIsError && bytes.indexOf(IS_ERROR_KEY) >= 0 && IS_ERROR_TRUE.test(t.text()) ? { info, isError: true } : { info };
 }
 
 /** `text`: the JSON text the value was parsed from, when there is one. */
