@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { JsonSpanWire } from '../receiver/otlp/span.js';
-import type { SpanSlabs, StoredSpanBytes } from './span-bytes.js';
+import { copyRun, type SpanSlabs, type StoredSpanBytes } from './span-bytes.js';
 
 /**
  * Stored spans as JSON text.
@@ -68,15 +68,3 @@ export function isJsonSpanBytes(bytes: Uint8Array): boolean {
 }
 
 const OPEN_OBJECT = 0x7b;
-
-/** Below this, a loop is cheaper than creating the view that `set` needs. */
-const SMALL_COPY_BYTES = 40;
-
-function copyRun(src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
-  const n = end - start;
-  if (n >= SMALL_COPY_BYTES) {
-    out.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
-  } else {
-    for (let i = 0; i < n; i++) out[at + i] = src[start + i]!;
-  }
-}

@@ -452,12 +452,12 @@ const SMALL_COPY_BYTES = 40;
  * Copies `src[start, end)` to `out[at..)`. The view is a plain Uint8Array: a Buffer's `subarray` makes a
  * Buffer, which costs more to construct.
  */
-function copyRun(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
+export function copyRun(src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
   const n = end - start;
   if (n >= SMALL_COPY_BYTES) out.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
   else copyBytes(src, start, end, out, at);
 }
 
-function copyBytes(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
+function copyBytes(src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
   for (let i = 0, n = end - start; i < n; i++) out[at + i] = src[start + i]!;
 }

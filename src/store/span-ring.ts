@@ -13,8 +13,8 @@ import type { StoredSpan } from './types.js';
  * collection copied twice and every full collection marked again. Here a span is one slot across typed
  * arrays (sequence, size, byte range, trace and span id as 32-bit words, link to the previous span of its
  * trace) and a few reference columns that point at objects shared with other spans (the slab, the
- * request's resource and scope, the server name). Only spans kept decoded (JSON spans, or captured
- * content) still own an object.
+ * request's resource and scope, the server name). Only spans kept decoded (captured content, or JSON
+ * spans from the fallback decoder) still own an object.
  *
  * Spans are addressed by position: the count of spans pushed before them. Live positions run from
  * `head` (oldest) to `tail - 1` (newest); a position's slot is `position & mask`, and the arrays grow by
