@@ -1,15 +1,13 @@
 import { SpanKind } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { storeSchema, type StoreConfig } from '../../src/config/schema.js';
 import { decodeProtobufTraces, decodeSpanMessage } from '../../src/receiver/otlp/decode-protobuf.js';
 import type { McpEvent, McpTrafficEvent } from '../../src/pipeline/events.js';
 import { normalizeSpan } from '../../src/pipeline/normalize.js';
 import type { DecodedSpan } from '../../src/receiver/otlp/span.js';
-import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
+import { OMITTED_CONTENT } from '../../src/store/recent-store.js';
 import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
-import type { StoredSpan, TraceNode } from '../../src/store/types.js';
-import { Metrics } from '../../src/telemetry/metrics.js';
 import { hexId, mcpEvent, span } from '../helpers/store-items.js';
+import { closeStores, flatten, makeStore } from './helpers/recent-stores.js';
 import { realisticMcpSpans, recordSpans, toProtobuf, withoutWire } from './helpers/otlp-spans.js';
 
 /**
@@ -19,21 +17,7 @@ import { realisticMcpSpans, recordSpans, toProtobuf, withoutWire } from './helpe
  */
 
 const SECRET = 'sk-live-0123456789abcdefSECRET';
-const metricsToClose: Metrics[] = [];
-
-function makeStore(config: Partial<StoreConfig> = {}): RecentStore {
-  const metrics = new Metrics();
-  metricsToClose.push(metrics);
-  return new RecentStore(storeSchema.parse(config), metrics);
-}
-
-afterEach(() => {
-  for (const m of metricsToClose.splice(0)) m.close();
-});
-
-function flatten(nodes: readonly TraceNode[]): StoredSpan[] {
-  return nodes.flatMap((n) => [n.span, ...flatten(n.children)]);
-}
+afterEach(closeStores);
 
 /** What the store is expected to return for a decoded span: content replaced, resource and scope kept. */
 function expectedStored(d: DecodedSpan): Record<string, unknown> {

@@ -1,17 +1,16 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { storeSchema, type StoreConfig } from '../../src/config/schema.js';
+import type { StoreConfig } from '../../src/config/schema.js';
 import { decodeJsonSpanBytes, decodeJsonTraceBytes } from '../../src/receiver/otlp/decode-json-bytes.js';
 import { decodeProtobufTraces } from '../../src/receiver/otlp/decode-protobuf.js';
 import { OtlpDecodeError, type DecodedSpan, type DecodedTraces } from '../../src/receiver/otlp/span.js';
 import { JsonSpanCopier, isJsonSpanBytes } from '../../src/store/json-span-bytes.js';
 import { OMITTED_CONTENT, RecentStore } from '../../src/store/recent-store.js';
 import { SpanSlabs, contentKeys } from '../../src/store/span-bytes.js';
-import type { StoredSpan, TraceNode } from '../../src/store/types.js';
-import { Metrics } from '../../src/telemetry/metrics.js';
 import { makeMcpSpans, toJson as toMcpJson } from '../helpers/mcp-spans.js';
 import { generatedRequest, mutate, mutation, mutationBases } from './helpers/otlp-json-requests.js';
+import { closeStores, flatten, makeStore } from './helpers/recent-stores.js';
 import { realisticMcpSpans, toJson, toProtobuf } from './helpers/otlp-spans.js';
 
 /**
@@ -25,21 +24,7 @@ import { realisticMcpSpans, toJson, toProtobuf } from './helpers/otlp-spans.js';
 const SECRET = 'sk-live-0123456789abcdefSECRET';
 const SPAN_BYTES_OVERHEAD_BYTES = 240;
 const REPLACEMENT = Buffer.from(`{"stringValue":${JSON.stringify(OMITTED_CONTENT)}}`);
-const metricsToClose: Metrics[] = [];
-
-function makeStore(config: Partial<StoreConfig> = {}): RecentStore {
-  const metrics = new Metrics();
-  metricsToClose.push(metrics);
-  return new RecentStore(storeSchema.parse(config), metrics);
-}
-
-afterEach(() => {
-  for (const m of metricsToClose.splice(0)) m.close();
-});
-
-function flatten(nodes: readonly TraceNode[]): StoredSpan[] {
-  return nodes.flatMap((n) => [n.span, ...flatten(n.children)]);
-}
+afterEach(closeStores);
 
 function expectDeepStrictEqual(actual: unknown, expected: unknown): void {
   if (isDeepStrictEqual(actual, expected)) return;
