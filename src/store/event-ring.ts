@@ -313,11 +313,11 @@ export class EventRing extends PositionRing {
   }
 
   protected growColumns(capacity: number, mask: number): void {
-    this.flags = this.move(this.flags, new Uint16Array(capacity), mask);
-    this.numbers = this.move(this.numbers, new Float64Array(capacity * NUMBERS), mask, NUMBERS);
-    this.words = this.move(this.words, new Uint32Array(capacity * WORDS), mask, WORDS);
-    this.refs = this.move(this.refs, refColumn(capacity * REFS), mask, REFS);
-    this.links = this.move(this.links, new Float64Array(capacity * INDEXES), mask, INDEXES);
+    this.flags = this.moveTyped(this.flags, new Uint16Array(capacity), mask);
+    this.numbers = this.moveTyped(this.numbers, new Float64Array(capacity * NUMBERS), mask, NUMBERS);
+    this.words = this.moveTyped(this.words, new Uint32Array(capacity * WORDS), mask, WORDS);
+    this.refs = this.moveRefs(this.refs, mask, REFS);
+    this.links = this.moveTyped(this.links, new Float64Array(capacity * INDEXES), mask, INDEXES);
   }
 }
 

@@ -404,20 +404,20 @@ export class SpanRing extends PositionRing {
   }
 
   protected growColumns(capacity: number, mask: number): void {
-    this.offsets = this.move(this.offsets, new Int32Array(capacity), mask);
-    this.lengths = this.move(this.lengths, new Int32Array(capacity), mask);
-    this.idHigh = this.move(this.idHigh, new Uint32Array(capacity), mask);
-    this.idLow = this.move(this.idLow, new Uint32Array(capacity), mask);
-    this.traceWords = this.move(this.traceWords, new Uint32Array(capacity * 4), mask, 4);
-    this.previous = this.move(this.previous, new Float64Array(capacity), mask);
-    this.inBig = this.move(this.inBig, new Uint8Array(capacity), mask);
-    this.oddTraceIds = this.move(this.oddTraceIds, refColumn(capacity), mask);
-    this.oddIds = this.move(this.oddIds, refColumn(capacity), mask);
-    this.slabs = this.move(this.slabs, refColumn(capacity), mask);
-    this.decoded = this.move(this.decoded, refColumn(capacity), mask);
-    this.servers = this.move(this.servers, refColumn(capacity), mask);
-    this.resources = this.move(this.resources, refColumn(capacity), mask);
-    this.scopes = this.move(this.scopes, refColumn(capacity), mask);
+    this.offsets = this.moveTyped(this.offsets, new Int32Array(capacity), mask);
+    this.lengths = this.moveTyped(this.lengths, new Int32Array(capacity), mask);
+    this.idHigh = this.moveTyped(this.idHigh, new Uint32Array(capacity), mask);
+    this.idLow = this.moveTyped(this.idLow, new Uint32Array(capacity), mask);
+    this.traceWords = this.moveTyped(this.traceWords, new Uint32Array(capacity * 4), mask, 4);
+    this.previous = this.moveTyped(this.previous, new Float64Array(capacity), mask);
+    this.inBig = this.moveTyped(this.inBig, new Uint8Array(capacity), mask);
+    this.oddTraceIds = this.moveRefs(this.oddTraceIds, mask);
+    this.oddIds = this.moveRefs(this.oddIds, mask);
+    this.slabs = this.moveRefs(this.slabs, mask);
+    this.decoded = this.moveRefs(this.decoded, mask);
+    this.servers = this.moveRefs(this.servers, mask);
+    this.resources = this.moveRefs(this.resources, mask);
+    this.scopes = this.moveRefs(this.scopes, mask);
   }
 }
 
