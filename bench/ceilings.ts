@@ -4,13 +4,16 @@
  * for decode + normalize. The gap between these and the daemon's figure is HTTP, the queue, the store and
  * metrics.
  */
+import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { decodeJsonTraceBytes } from '../src/receiver/otlp/decode-json-bytes.js';
 import { decodeProtobufTraces } from '../src/receiver/otlp/decode-protobuf.js';
 import { storeSchema } from '../src/config/schema.js';
 import type { McpEvent } from '../src/pipeline/events.js';
 import { normalizeSpan } from '../src/pipeline/normalize.js';
-import type { DecodedTraces } from '../src/receiver/otlp/span.js';
+import { WireText, type AttributeValue, type DecodedTraces } from '../src/receiver/otlp/span.js';
+import { OTEL } from '../src/semconv/attributes.js';
+import { sha256HexOfBytes } from '../src/pipeline/sha256.js';
 import { RecentStore } from '../src/store/recent-store.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { stampTraceIds, traceIdOffsets } from './unique-ids.js';
@@ -128,6 +131,38 @@ function storeWork(bodies: Body[], encoding: 'protobuf' | 'json'): Work {
   return work;
 }
 
+/**
+ * The payload bytes whose sha256 the normalizer must compute for each body: every span's tool arguments and
+ * result as sent (UTF-8), copied out once so the measured work is the hashing alone.
+ */
+function payloadsOf(body: Body): Buffer[] {
+  const out: Buffer[] = [];
+  const bytes = (v: AttributeValue | undefined): Buffer | undefined =>
+    v instanceof WireText ? Buffer.from(v.bytes()) : typeof v === 'string' ? Buffer.from(v, 'utf8') : undefined;
+  for (const span of decodeProtobufTraces(body.protobuf).spans) {
+    for (const key of [OTEL.genAiToolCallArguments, OTEL.genAiToolCallResult]) {
+      const b = bytes(span.attributes[key]);
+      if (b !== undefined) out.push(b);
+    }
+  }
+  return out;
+}
+
+/**
+ * A floor, not a ceiling: what the arguments' and results' fingerprints cost alone (sha256 of their bytes
+ * as sent, as the normalizer hashes large payloads). Every MCP span pays at least this, whatever the decoder,
+ * because the fingerprint is sha256 by contract (taps, detectors and the API compare them); small payloads
+ * pay more in the daemon, which hashes their canonical JSON. Reported beside the 2x budget (ingest.ts).
+ */
+function fingerprintFloorWork(bodies: Body[]): Work {
+  const payloads = new Map(bodies.map((b) => [b, payloadsOf(b)]));
+  return (b) => {
+    let n = 0;
+    for (const p of payloads.get(b)!) n += sha256HexOfBytes(p).length;
+    return n;
+  };
+}
+
 /** The ceilings, each the median of `reps` repetitions after one discarded warm-up repetition. */
 export function measureCeilings(bodies: Body[], opts: { reps: number; minCpuMs: number }): CeilingResult[] {
   const root = loadGeneratedRoot();
@@ -136,6 +171,7 @@ export function measureCeilings(bodies: Body[], opts: { reps: number; minCpuMs: 
   // not held through the other cases.
   const cases: { name: string; encoding: 'protobuf' | 'json'; work: Work; store?: boolean }[] = [
     { name: 'raw: protobufjs decode (generated OTLP root)', encoding: 'protobuf', work: (b) => ExportTraceServiceRequest.decode(b.protobuf).resourceSpans?.length ?? 0 },
+    { name: 'floor: sha256 of every tool argument and result (the fingerprints alone)', encoding: 'protobuf', work: fingerprintFloorWork(bodies) },
     { name: 'mcpwatch decodeProtobufTraces', encoding: 'protobuf', work: (b) => countSpans(decodeProtobufTraces(b.protobuf)) },
     { name: 'mcpwatch decodeProtobufTraces + normalizeSpan', encoding: 'protobuf', work: (b) => normalizeAll(decodeProtobufTraces(b.protobuf), false) },
     { name: 'mcpwatch decodeProtobufTraces + normalizeSpan + recent store (full, default limits)', encoding: 'protobuf', work: () => 0, store: true },

@@ -386,6 +386,37 @@ function socketLatencies(load: LoadResult): string {
     .join('; ');
 }
 
+/**
+ * Where a protobuf span's time goes against the 2x target, in microseconds per span, from this run's figures:
+ * the budget (twice a protobufjs decode) against what no implementation of the daemon's job avoids (the
+ * HTTP floor, sha256 of the payloads) plus mcpwatch's own decoder, and the rest as measured: normalize
+ * beyond hashing, the store, and what the daemon adds beyond the in-process pipeline and HTTP (its queue,
+ * metrics, time slicing, and collections of a busier heap). Undefined when a figure is missing.
+ */
+function protobufBudget(ceilings: CeilingResult[], saturation: PhaseResult | undefined, httpFloor: PhaseResult | undefined): string | undefined {
+  const us = (name: (n: string) => boolean) => {
+    const c = ceilings.find((x) => x.encoding === 'protobuf' && name(x.name));
+    return c ? 1e6 / c.spansPerCpuSecond : undefined;
+  };
+  const raw = us((n) => n.startsWith('raw'));
+  const hash = us((n) => n.startsWith('floor'));
+  const decode = us((n) => n.startsWith('mcpwatch') && !n.includes('normalize'));
+  const normalized = us((n) => n.includes('normalize') && !n.includes('store'));
+  const stored = us((n) => n.includes('store'));
+  if (!saturation || !httpFloor || raw === undefined || hash === undefined || decode === undefined || normalized === undefined || stored === undefined) return undefined;
+  const daemon = 1e6 / saturation.spansPerCpuSecond;
+  const http = 1e6 / httpFloor.spansPerCpuSecond;
+  const budget = TARGET.ceilingRatio * raw;
+  const floors = http + hash + decode;
+  const f = (x: number) => x.toFixed(2);
+  return (
+    `2x budget for protobuf (us per span, this run): ${f(budget)} (2 x ${f(raw)} for protobufjs). ` +
+    `The daemon takes ${f(daemon)}: HTTP floor ${f(http)} + fingerprints' sha256 alone ${f(hash)} + mcpwatch decode ${f(decode)} ` +
+    `(= ${f(floors)}, leaving ${f(budget - floors)} within the budget), then the rest of normalize ${f(normalized - decode - hash)}, ` +
+    `the store ${f(stored - normalized)}, and the daemon beyond the in-process pipeline and HTTP ${f(daemon - stored - http)}.`
+  );
+}
+
 function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
   const lines: string[] = [];
   const byName = (enc: 'protobuf' | 'json', prefix: string) => ceilings.find((c) => c.encoding === enc && c.name.startsWith(prefix));
@@ -416,6 +447,8 @@ function report(ceilings: CeilingResult[], phases: PhaseResult[]): string {
       `HTTP floor (\`http-floor\` phase: node:http reading the same protobuf bodies into one buffer each and answering 200, no decode, same load): ${k(floor.spansPerCpuSecond)} spans per CPU second, i.e. ${(1e6 / floor.spansPerCpuSecond).toFixed(2)} us of every span's cost before mcpwatch decodes anything.`,
     );
   }
+  const budget = protobufBudget(ceilings, phase('protobuf-saturation'), floor);
+  if (budget) lines.push('', budget);
   lines.push('', '### In-process ceilings (median of reps, bench process)', '');
   lines.push('| case | spans / CPU s | MB of body / CPU s |', '| --- | --- | --- |');
   for (const c of ceilings) lines.push(`| ${c.name} | ${k(c.spansPerCpuSecond)} | ${c.mbPerCpuSecond.toFixed(0)} |`);
