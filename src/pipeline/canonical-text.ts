@@ -20,19 +20,30 @@ export interface CanonicalText {
 /** Deeper values go to the exact path (whose own limit, 64, writes a marker instead). */
 const MAX_DEPTH = 32;
 
-/** Characters of a string token scanned one by one before `STRING_STOP` takes over. */
-const SHORT_SCAN_CHARS = 24;
-/** What ends the plain part of a string: its closing quote, or a character that is not the plain case. */
-const STRING_STOP = /["\\\x00-\x1f\ud800-\udfff]/g;
+/**
+ * What makes a string token other than the plain case: an escape, a raw control character (invalid JSON),
+ * a surrogate. The whole text is searched for these once, ahead of the string tokens, rather than each
+ * token character by character: the closing quote is then found with `indexOf`, which is several times
+ * faster than any per-character scan (1,500 characters: 24 ns against 1.7 us for a regular expression
+ * that stops at the quote too, and 0.9 us for this one over the whole text).
+ */
+const SPECIAL = /[\\\x00-\x1f\ud800-\udfff]/g;
 
 class GiveUp extends Error {}
 const GIVE_UP = new GiveUp();
 
-/** An object member: where its name lies in the text (between the quotes), and its canonical text. */
+/**
+ * An object member. `keyStart`/`keyEnd`: where its name lies in the text (between the quotes);
+ * `valueStart`/`valueEnd`: where its value does; `value`: the value's canonical text when that is not the
+ * value as written; `contiguous`: `"name":value` is written in the text exactly as it is canonically.
+ */
 interface Member {
   keyStart: number;
   keyEnd: number;
-  text: string;
+  valueStart: number;
+  valueEnd: number;
+  value: string | undefined;
+  contiguous: boolean;
 }
 
 /** Member names in `JSON.parse`'s order (UTF-16 code units, as `<` compares strings), read in place. */
@@ -45,16 +56,25 @@ function compareKeys(s: string, a: Member, b: Member): number {
   return a.keyEnd - a.keyStart - (b.keyEnd - b.keyStart);
 }
 
-/** Scans one JSON text; `pos` moves as values are read. */
+/**
+ * Scans one JSON text; `pos` moves as values are read. A value's reader returns its canonical text, or
+ * undefined when that is the value exactly as written (`text[start, pos)`): compact JSON whose members
+ * are already in order (tool arguments, as most SDKs write them) is then fingerprinted over the text it
+ * came in, with no new string built and none for the hash to flatten.
+ */
 class Scanner {
   pos = 0;
   isError: boolean | undefined;
+  /** Where the next `SPECIAL` character is, searched from a string token before it (length: none; -1: not searched yet). */
+  private special = -1;
 
   constructor(private readonly s: string) {}
 
-  skipSpace(): void {
+  /** Skips JSON whitespace; true when there was some (so the text around it is not canonical as written). */
+  skipSpace(): boolean {
     const s = this.s;
-    let p = this.pos;
+    const start = this.pos;
+    let p = start;
     for (;;) {
       const c = s.charCodeAt(p);
       // JSON whitespace: space, tab, line feed, carriage return (RFC 8259 section 2).
@@ -62,33 +82,25 @@ class Scanner {
       else break;
     }
     this.pos = p;
+    return p !== start;
   }
 
-  /** A string token without escapes, as written (quotes included). */
-  stringToken(): string {
+  /** Moves past a string token (`pos` at its opening quote) that has no escape, control character or surrogate. */
+  skipString(): void {
     const s = this.s;
     const start = this.pos;
-    let p = start + 1;
-    // Member names and short values are scanned here; longer values by the regular expression engine,
-    // which scans a 200-character text several times faster than this loop once it is called.
-    for (const shortEnd = p + SHORT_SCAN_CHARS; ; p++) {
-      if (p === shortEnd) {
-        STRING_STOP.lastIndex = p;
-        if (!STRING_STOP.test(s)) throw GIVE_UP;
-        p = STRING_STOP.lastIndex - 1;
-        if (s.charCodeAt(p) !== 0x22) throw GIVE_UP;
-        break;
-      }
-      const c = s.charCodeAt(p);
-      if (c === 0x22) break;
-      // NaN (past the end), control characters (invalid raw), escapes and surrogates: not the plain case.
-      if (!(c >= 0x20) || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) throw GIVE_UP;
+    const end = s.indexOf('"', start + 1);
+    if (end < 0) throw GIVE_UP;
+    // A found position before this token was outside any string (whitespace): search on from here.
+    if (this.special <= start) {
+      SPECIAL.lastIndex = start + 1;
+      this.special = SPECIAL.test(s) ? SPECIAL.lastIndex - 1 : s.length;
     }
-    this.pos = p + 1;
-    return s.slice(start, p + 1);
+    if (this.special < end) throw GIVE_UP;
+    this.pos = end + 1;
   }
 
-  numberToken(): string {
+  number(): string | undefined {
     const s = this.s;
     const start = this.pos;
     let p = start;
@@ -115,26 +127,28 @@ class Scanner {
       while (isDigit(s.charCodeAt(p)));
     }
     this.pos = p;
-    const n = Number(s.slice(start, p));
-    return Number.isFinite(n) ? String(n) : 'null';
+    const written = s.slice(start, p);
+    const n = Number(written);
+    const canonical = Number.isFinite(n) ? String(n) : 'null';
+    return canonical === written ? undefined : canonical;
   }
 
-  literal(word: string): string {
+  literal(word: string): undefined {
     if (!this.s.startsWith(word, this.pos)) throw GIVE_UP;
     this.pos += word.length;
-    return word;
+    return undefined;
   }
 
-  value(depth: number): string {
-    this.skipSpace();
-    const c = this.s.charCodeAt(this.pos);
-    switch (c) {
+  /** The value at `pos` (no whitespace before it). */
+  value(depth: number): string | undefined {
+    switch (this.s.charCodeAt(this.pos)) {
       case 0x7b:
         return this.object(depth + 1);
       case 0x5b:
         return this.array(depth + 1);
       case 0x22:
-        return this.stringToken();
+        this.skipString();
+        return undefined;
       case 0x74:
         return this.literal('true');
       case 0x66:
@@ -142,61 +156,79 @@ class Scanner {
       case 0x6e:
         return this.literal('null');
       default:
-        return this.numberToken();
+        return this.number();
     }
   }
 
-  array(depth: number): string {
+  array(depth: number): string | undefined {
     if (depth > MAX_DEPTH) throw GIVE_UP;
-    this.pos++;
-    this.skipSpace();
-    if (this.s.charCodeAt(this.pos) === 0x5d) {
+    const s = this.s;
+    const start = this.pos++;
+    // The canonical text so far, from the first place where it differs from the text as written.
+    let out: string | undefined;
+    if (this.skipSpace()) out = '[';
+    if (s.charCodeAt(this.pos) === 0x5d) {
       this.pos++;
-      return '[]';
+      return out === undefined ? undefined : '[]';
     }
-    let out = '[';
     for (;;) {
-      out += this.value(depth);
-      this.skipSpace();
-      const c = this.s.charCodeAt(this.pos++);
-      if (c === 0x5d) return out + ']';
+      const valueStart = this.pos;
+      const text = this.value(depth);
+      if (out !== undefined) out += text ?? s.slice(valueStart, this.pos);
+      else if (text !== undefined) out = s.slice(start, valueStart) + text;
+      const valueEnd = this.pos;
+      if (this.skipSpace() && out === undefined) out = s.slice(start, valueEnd);
+      const c = s.charCodeAt(this.pos++);
+      if (c === 0x5d) return out === undefined ? undefined : out + ']';
       if (c !== 0x2c) throw GIVE_UP;
-      out += ',';
+      if (out !== undefined) out += ',';
+      const next = this.pos;
+      if (this.skipSpace() && out === undefined) out = s.slice(start, next);
     }
   }
 
-  object(depth: number): string {
+  object(depth: number): string | undefined {
     if (depth > MAX_DEPTH) throw GIVE_UP;
     const s = this.s;
     this.pos++;
-    this.skipSpace();
+    let asWritten = !this.skipSpace();
     if (s.charCodeAt(this.pos) === 0x7d) {
       this.pos++;
-      return '{}';
+      return asWritten ? undefined : '{}';
     }
     const members: Member[] = [];
     let sorted = true;
     for (;;) {
-      this.skipSpace();
+      if (this.skipSpace()) asWritten = false;
       if (s.charCodeAt(this.pos) !== 0x22) throw GIVE_UP;
-      const keyToken = this.stringToken();
-      const keyStart = this.pos - keyToken.length + 1;
+      const keyStart = this.pos + 1;
+      this.skipString();
       const keyEnd = this.pos - 1;
-      this.skipSpace();
+      let contiguous = !this.skipSpace();
       if (s.charCodeAt(this.pos++) !== 0x3a) throw GIVE_UP;
-      const text = this.value(depth);
+      if (this.skipSpace()) contiguous = false;
+      const valueStart = this.pos;
+      const value = this.value(depth);
+      const valueEnd = this.pos;
       // The canonical text of a literal is the literal: only `true` and `false` are booleans.
-      if (depth === 1 && keyEnd - keyStart === 7 && s.startsWith('isError', keyStart)) this.isError = text === 'true' ? true : text === 'false' ? false : undefined;
-      const member: Member = { keyStart, keyEnd, text: `${keyToken}:${text}` };
+      if (depth === 1 && keyEnd - keyStart === 7 && s.startsWith('isError', keyStart)) {
+        const text = value ?? s.slice(valueStart, valueEnd);
+        this.isError = text === 'true' ? true : text === 'false' ? false : undefined;
+      }
+      if (value !== undefined) contiguous = false;
+      if (!contiguous) asWritten = false;
+      const member: Member = { keyStart, keyEnd, valueStart, valueEnd, value, contiguous };
       const last = members[members.length - 1];
       if (last !== undefined && compareKeys(s, last, member) >= 0) sorted = false;
       members.push(member);
-      this.skipSpace();
+      if (this.skipSpace()) asWritten = false;
       const c = s.charCodeAt(this.pos++);
       if (c === 0x7d) break;
       if (c !== 0x2c) throw GIVE_UP;
     }
-    if (!sorted) {
+    if (sorted) {
+      if (asWritten) return undefined;
+    } else {
       // Insertion sort: objects in payloads have a handful of members, for which Array#sort's set-up costs more.
       for (let i = 1; i < members.length; i++) {
         const m = members[i]!;
@@ -208,7 +240,11 @@ class Scanner {
       for (let i = 1; i < members.length; i++) if (compareKeys(s, members[i - 1]!, members[i]!) === 0) throw GIVE_UP;
     }
     let out = '{';
-    for (let i = 0; i < members.length; i++) out += (i === 0 ? '' : ',') + members[i]!.text;
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i]!;
+      if (i !== 0) out += ',';
+      out += m.contiguous ? s.slice(m.keyStart - 1, m.valueEnd) : `${s.slice(m.keyStart - 1, m.keyEnd + 1)}:${m.value ?? s.slice(m.valueStart, m.valueEnd)}`;
+    }
     return out + '}';
   }
 }
@@ -224,9 +260,13 @@ function isDigit(c: number): boolean {
 export function canonicalJsonOfText(text: string): CanonicalText | undefined {
   const scanner = new Scanner(text);
   try {
-    const canonical = scanner.value(0);
+    scanner.skipSpace();
+    const start = scanner.pos;
+    const written = scanner.value(0);
+    const end = scanner.pos;
     scanner.skipSpace();
     if (scanner.pos !== text.length) return undefined;
+    const canonical = written ?? (start === 0 && end === text.length ? text : text.slice(start, end));
     return scanner.isError === undefined ? { canonical } : { canonical, isError: scanner.isError };
   } catch (err) {
     if (err === GIVE_UP) return undefined;

@@ -32,7 +32,14 @@ function agrees(text: string): boolean {
 
 /** Texts as senders write them: compact, indented, with spaces, with unsorted and repeated keys. */
 const layouts = (value: unknown) =>
-  fc.constantFrom(JSON.stringify(value), JSON.stringify(value, null, 2), JSON.stringify(value, null, '\t').replace(/\n/g, '\r\n'), ` ${JSON.stringify(value)} `);
+  fc.constantFrom(
+    JSON.stringify(value),
+    JSON.stringify(value, null, 2),
+    JSON.stringify(value, null, '\t').replace(/\n/g, '\r\n'),
+    ` ${JSON.stringify(value)} `,
+    // Spaces only after commas and colons (Python's json.dumps): the text is compact up to the first one.
+    JSON.stringify(value).replace(/([,:])/g, '$1 '),
+  );
 
 /** Strings of BMP characters that JSON.stringify writes unescaped: one, two and three UTF-8 bytes each. */
 const plainBmp = fc.string({
@@ -90,6 +97,30 @@ describe('canonicalJsonOfText', () => {
   it('gives up on escapes, surrogates, repeated names and deep nesting, which the exact path handles', () => {
     for (const text of ['{"a":"x\\"y"}', '{"a\\u0062":1}', '{"a":"\ud83d\ude00"}', '{"a":1,"b":2,"a":3}', `${'['.repeat(40)}${']'.repeat(40)}`]) {
       expect(canonicalJsonOfText(text), text).toBeUndefined();
+    }
+  });
+
+  it('writes a text that is already canonical (compact, members in order) unchanged', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.dictionary(plainBmp, fc.jsonValue()), fc.array(fc.jsonValue())), (value) => {
+        const text = Buffer.from(canonicalJson(value)).toString();
+        const fast = canonicalJsonOfText(text);
+        if (fast !== undefined) expect(fast.canonical).toBe(text);
+        agrees(` ${text} `);
+      }),
+      { numRuns: 1000 },
+    );
+    const args = '{"path":"/srv/data/report.txt","query":"select where limit"}';
+    expect(canonicalJsonOfText(args)?.canonical).toBe(args);
+    expect(canonicalJsonOfText(`\n${args} `)?.canonical).toBe(args);
+  });
+
+  it('finds an escape or control character in any string, also after whitespace between tokens', () => {
+    for (const text of ['{"a":"x",\n"b":"y\u0001"}', '[\n"a",\n"b\\n"]', '[\r\n"a", "b\t"]', '{"a":\t"x","b\\"":1}', '[1,\n2,"\u001f"]']) {
+      expect(canonicalJsonOfText(text), JSON.stringify(text)).toBeUndefined();
+    }
+    for (const text of ['[\n"a"\n,"b"]', '{\t"b" : "x" ,\n"a":[ 1 , "y" ]\n}', '[ ]', '{ }', '[[],{},"",0]', '[1, 2]', '[1 ,2]', '{"a":[1,"b" ],"b" :1}', '{"a": 1}']) {
+      expect(canonicalJsonOfText(text), JSON.stringify(text)).toEqual(exact(text));
     }
   });
 
