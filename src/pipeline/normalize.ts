@@ -58,7 +58,6 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set<string>(MCP_METHODS);
 const METHOD_SHAPE = /^[a-z]+(?:\/[a-zA-Z_]+)+$/;
 const STATELESS_METHODS: ReadonlySet<string> = new Set(['server/discover', 'subscriptions/listen']);
 const SERVER_TO_CLIENT: ReadonlySet<string> = new Set([...SERVER_TO_CLIENT_REQUESTS, ...SERVER_TO_CLIENT_NOTIFICATIONS]);
-const PROTOCOL_VERSION_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
 const INTEGER_SHAPE = /^-?\d{1,15}$/;
 
 /** Whether `method` is one MCP defines (either era). */
@@ -240,14 +239,14 @@ function isMethodLike(token: string): boolean {
 function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayload: number): McpTrafficEvent {
   const a = span.attributes;
   const method = cap(r.method);
-  const target = span.name.length <= 2 * MAX_FIELD_CHARS ? methodFromName(span.name)?.target : undefined;
   const inObj = asRecord(r.input?.value);
   const meta = asRecord(inObj?.[MCP_META.key]);
 
-  const tool = r.tool ?? str(a[OTEL.genAiToolName]) ?? (method === 'tools/call' ? target : undefined);
-  const prompt = r.prompt ?? str(a[OTEL.genAiPromptName]) ?? (method === 'prompts/get' ? target : undefined);
+  // The span name's target is only a fallback: read it when an attribute is missing, not on every span.
+  const tool = r.tool ?? str(a[OTEL.genAiToolName]) ?? (method === 'tools/call' ? methodFromName(span.name)?.target : undefined);
+  const prompt = r.prompt ?? str(a[OTEL.genAiPromptName]) ?? (method === 'prompts/get' ? methodFromName(span.name)?.target : undefined);
   const resourceUri =
-    r.resourceUri ?? str(a[OTEL.mcpResourceUri]) ?? (method.startsWith('resources/') && method !== 'resources/list' ? target : undefined);
+    r.resourceUri ?? str(a[OTEL.mcpResourceUri]) ?? (method.startsWith('resources/') && method !== 'resources/list' ? methodFromName(span.name)?.target : undefined);
   // Shinzo's `mcp.request.id` is a fresh random value per span: never a join key, so never read here.
   const requestId = r.requestId ?? idString(a[OTEL.jsonrpcRequestId]);
   // Shinzo's `mcp.session.id` is minted per telemetry instance (per server process), not the MCP
@@ -286,12 +285,14 @@ function build(span: DecodedSpan, r: Recognised, opts: NormalizeOptions, maxPayl
   // Who is who.
   const ids = identities(span, r.flavour, side, meta);
   // The process part: the pid, else the SDK's per-process `service.instance.id` (Shinzo sets no pid).
-  const processKey = num(span.resource[RESOURCE.processPid]) ?? str(span.resource[RESOURCE.serviceInstanceId]);
-  const correlationKey =
-    sessionId ??
-    (ids.client?.name !== undefined || processKey !== undefined
-      ? `${cap(ids.client?.name ?? '')}|${ids.server.id}|${cap(String(processKey ?? ''))}`
-      : span.traceId);
+  let correlationKey = sessionId;
+  if (correlationKey === undefined) {
+    const processKey = num(span.resource[RESOURCE.processPid]) ?? str(span.resource[RESOURCE.serviceInstanceId]);
+    correlationKey =
+      ids.client?.name !== undefined || processKey !== undefined
+        ? `${cap(ids.client?.name ?? '')}|${ids.server.id}|${cap(String(processKey ?? ''))}`
+        : span.traceId;
+  }
 
   const startMs = span.startTimeUnixNano / 1e6;
   const ev: McpTrafficEvent = {
@@ -395,10 +396,21 @@ function recordedBy(flavour: McpFlavour, kind: number, direction: McpTrafficEven
 }
 
 function eraOf(method: string, protocolVersion: string | undefined, sessionId: string | undefined, metaSeen: boolean): McpTrafficEvent['era'] {
-  const dated = protocolVersion !== undefined && PROTOCOL_VERSION_SHAPE.test(protocolVersion) ? protocolVersion : undefined;
+  const dated = protocolVersion !== undefined && isDatedVersion(protocolVersion) ? protocolVersion : undefined;
   if ((dated !== undefined && dated >= STATELESS_PROTOCOL_VERSION) || STATELESS_METHODS.has(method) || metaSeen) return 'stateless';
   if (sessionId !== undefined || method === 'initialize' || method === 'notifications/initialized' || dated !== undefined) return 'session';
   return 'unknown';
+}
+
+/** `YYYY-MM-DD` (digits 0-9 only): what the regular expression `^\d{4}-\d{2}-\d{2}$` accepts, without a regex call per span. */
+function isDatedVersion(v: string): boolean {
+  if (v.length !== 10 || v.charCodeAt(4) !== 0x2d || v.charCodeAt(7) !== 0x2d) return false;
+  for (let i = 0; i < 10; i++) {
+    if (i === 4 || i === 7) continue;
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 function notificationDetails(
@@ -473,23 +485,28 @@ function identities(span: DecodedSpan, flavour: McpFlavour, side: McpTrafficEven
     const spanId = str(a[MCPWATCH.serverId]);
     const spanName = str(a[GATEWAY.serverName]);
     if (spanId === undefined && spanName === undefined) {
-      server = resourceIdentityCache.get(res) ?? localIdentity(res, undefined, undefined);
-      resourceIdentityCache.set(res, server);
+      let cached = resourceIdentityCache.get(res);
+      if (cached === undefined) {
+        cached = localIdentity(res, undefined, undefined);
+        resourceIdentityCache.set(res, cached);
+      }
+      server = cached;
     } else {
       server = localIdentity(res, spanId, spanName);
     }
   }
 
-  const client: NonNullable<McpTrafficEvent['client']> = {};
   const info = asRecord(meta?.[MCP_META.clientInfo]);
   const name = str(a[MCPWATCH.clientName]) ?? str(a[GATEWAY.clientName]) ?? str(info?.['name']);
   const version = str(a[MCPWATCH.clientVersion]) ?? str(info?.['version']);
   // Shinzo's `client.address` is the server host's own first IPv4 address, not the peer's.
   const address = flavour === 'shinzo' ? undefined : str(a[OTEL.clientAddress]);
+  if (name === undefined && version === undefined && address === undefined) return { server };
+  const client: NonNullable<McpTrafficEvent['client']> = {};
   if (name !== undefined) client.name = cap(name);
   if (version !== undefined) client.version = cap(version);
   if (address !== undefined) client.address = cap(address);
-  return Object.keys(client).length > 0 ? { server, client } : { server };
+  return { server, client };
 }
 
 function localIdentity(res: Attributes, spanServerId: string | undefined, spanServerName: string | undefined): ServerIdentity {
