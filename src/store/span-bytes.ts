@@ -319,6 +319,12 @@ const ATTRIBUTE_TAG = (SPAN_ATTRIBUTES_FIELD << 3) | 2;
 
 /** Set by `readVarint`: the position after the varint it read. */
 let varintEnd = 0;
+/** True when a length at `p` is followed by exactly that many bytes up to `end`. */
+function valueRunsTo(buf: Uint8Array, p: number, end: number): boolean {
+  const len = readVarint(buf, p, end);
+  return len >= 0 && varintEnd + len === end;
+}
+
 /** Set by `keyOf`: where the key it found lies. */
 let keyStart = 0;
 let keyEnd = 0;
@@ -343,14 +349,25 @@ function readVarint(buf: Uint8Array, p: number, end: number): number {
   return -2;
 }
 
-/** Finds the key bytes of a `KeyValue` message (key = field 1) into `keyStart` and `keyEnd`; false if none. */
+/**
+ * Finds the key bytes of a `KeyValue` message (key = field 1) into `keyStart` and `keyEnd`; false if none.
+ * A repeated key field is read as the decoder reads it: the last one counts. Taking the first instead let
+ * `{key: "note", key: "gen_ai.tool.call.arguments", value: ...}`, which the decoder reads as arguments,
+ * keep its value in the slab (read-back masked it again, but the bytes were held).
+ */
 function keyOf(buf: Uint8Array, start: number, end: number): boolean {
-  // The SDKs write the key first, and keys are short: tag 0x0a and a one-byte length.
+  // The SDKs write the key first, and keys are short: tag 0x0a and a one-byte length. When the value (tag
+  // 0x12) follows and runs to the end, or nothing does, that key is the only one.
   if (start + 1 < end && buf[start] === 0x0a && buf[start + 1]! < 0x80) {
-    keyStart = start + 2;
-    keyEnd = keyStart + buf[start + 1]!;
-    return keyEnd <= end;
+    const afterKey = start + 2 + buf[start + 1]!;
+    const onlyKey = afterKey === end || (afterKey < end && buf[afterKey] === 0x12 && valueRunsTo(buf, afterKey + 1, end));
+    if (onlyKey) {
+      keyStart = start + 2;
+      keyEnd = afterKey;
+      return true;
+    }
   }
+  let found = false;
   let p = start;
   while (p < end) {
     const tag = readVarint(buf, p, end);
@@ -372,10 +389,10 @@ function keyOf(buf: Uint8Array, start: number, end: number): boolean {
     if (tag >>> 3 === 1) {
       keyStart = varintEnd;
       keyEnd = p;
-      return true;
+      found = true;
     }
   }
-  return false;
+  return found;
 }
 
 /**

@@ -64,6 +64,18 @@ describe('SpanSlabs', () => {
     expect(attributes).toEqual({ 'gen_ai.tool.call.arguments': PLACEHOLDER, 'network.transport': 'pipe' });
   });
 
+  it('reads a KeyValue with two keys by its last key, as the decoder does', () => {
+    // The decoder reads this as the arguments: the value must not stay in the slab.
+    const argumentsLast = len(9, [...str(1, 'note'), ...str(1, 'gen_ai.tool.call.arguments'), ...len(2, str(1, SECRET))]);
+    const first = copied(argumentsLast, attribute('network.transport', 'pipe'));
+    expect(first.kept.includes(SECRET)).toBe(false);
+    expect(first.attributes).toEqual({ 'gen_ai.tool.call.arguments': PLACEHOLDER, 'network.transport': 'pipe' });
+    // And this as a plain `note`: kept as it was decoded, not masked under the key it lost.
+    const noteLast = len(9, [...str(1, 'gen_ai.tool.call.arguments'), ...str(1, 'note'), ...len(2, str(1, 'visible'))]);
+    const second = copied(noteLast);
+    expect(second.attributes).toEqual({ note: 'visible' });
+  });
+
   it('reads tags and lengths written in more bytes than they need, and keys longer than 127 bytes', () => {
     const longKey = `mcp.request.argument.${'k'.repeat(200)}`;
     // Tag 9/length-delimited as a two-byte varint (0xca 0x00), and a length padded the same way.
