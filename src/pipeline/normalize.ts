@@ -1,4 +1,4 @@
-import { Buffer, isAscii } from 'node:buffer';
+import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { WireText, type AttributeValue, type Attributes, type DecodedSpan } from '../receiver/otlp/span.js';
 import type { McpCatalog, McpFlavour, McpTrafficEvent, PayloadInfo, ServerIdentity } from './events.js';
 import { canonicalJsonOfText } from './canonical-text.js';
@@ -710,17 +710,30 @@ const IS_ERROR_KEY = Buffer.from('"isError"');
 
 /**
  * The large-payload case of `payloadOfAttribute` straight from the request bytes: the same size and
- * fingerprint, because for ASCII the bytes are both the string's UTF-8 (what the hash and `byteLength`
- * see) and its characters (what the length limits count). Undefined when the string is needed: content
- * capture, non-ASCII or invalid UTF-8 bytes, a payload outside the hashed-as-sent range.
+ * fingerprint, because for valid UTF-8 the bytes are the string's UTF-8 (what the hash and `byteLength`
+ * see). The length limits count UTF-16 units: for ASCII that is the byte count, and a unit takes at most
+ * 3 bytes, so only shorter non-ASCII payloads need the string to tell. Undefined when the string path must
+ * decide: content capture, invalid UTF-8, a payload outside the hashed-as-sent range.
  */
 function payloadOfWireText(t: WireText, opts: NormalizeOptions, maxPayload: number, findIsError: boolean): Payload | undefined {
   const size = t.byteLength;
   if (opts.captureContent || size <= CANONICAL_FINGERPRINT_MAX_CHARS || size > maxPayload) return undefined;
   const bytes = t.bytes();
-  if (!isAscii(bytes)) return undefined;
-  const info: PayloadInfo = { size, fingerprint: sha256HexOfBytes(bytes).slice(0, 32) };
-  return findIsError && bytes.indexOf(IS_ERROR_KEY) >= 0 && IS_ERROR_TRUE.test(t.text()) ? { info, isError: true } : { info };
+  // Hashed before the bytes are checked: the decoder skipped them, so the first pass over them waits for
+  // memory. The hash is slow enough for the hardware prefetcher to hide that, and the check then finds them
+  // in cache (check first: decode + normalize 2.4 to 3.6% slower, in-process A/B). Only invalid UTF-8, which
+  // the string path must handle, wastes the hash.
+  const fp = sha256HexOfBytes(bytes).slice(0, 32);
+  let text: string | undefined;
+  if (!isAscii(bytes)) {
+    if (!isUtf8(bytes)) return undefined;
+    if (size <= 3 * CANONICAL_FINGERPRINT_MAX_CHARS) {
+      text = t.text();
+      if (text.length <= CANONICAL_FINGERPRINT_MAX_CHARS) return undefined;
+    }
+  }
+  const info: PayloadInfo = { size, fingerprint: fp };
+  return findIsError && bytes.indexOf(IS_ERROR_KEY) >= 0 && IS_ERROR_TRUE.test(text ?? t.text()) ? { info, isError: true } : { info };
 }
 
 /** `text`: the JSON text the value was parsed from, when there is one. */

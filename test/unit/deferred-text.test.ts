@@ -48,6 +48,22 @@ function materialized(span: DecodedSpan): DecodedSpan {
 
 const LONG = DEFERRED_TEXT_MIN_BYTES + 10;
 
+/** A decoded span to put attributes on (resource and times as the decoder makes them). */
+const decodedTemplate: DecodedSpan = {
+  traceId: 'ab'.repeat(16),
+  spanId: 'cd'.repeat(8),
+  name: 'tools/call read_file',
+  kind: 2,
+  startTimeUnixNano: 1_790_000_000e9,
+  endTimeUnixNano: 1_790_000_000e9 + 5e6,
+  attributes: {},
+  events: [],
+  links: [],
+  status: { code: 0 },
+  resource: { 'service.name': 'filesystem', 'process.pid': 4242 },
+  scope: { name: 'deferred-text-test' },
+};
+
 describe('deferred tool-call text (protobuf)', () => {
   it('leaves long semconv arguments and results on the wire, and their text() is the decoded string', () => {
     const args = JSON.stringify({ path: '/srv/data/report.txt', query: 'q'.repeat(LONG) });
@@ -91,6 +107,38 @@ describe('deferred tool-call text (protobuf)', () => {
         expect(normalizeSpan(span, opts)).toEqual(normalizeSpan(materialized(span), opts));
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('gives the event of the string around the length limits, for 1- to 4-byte characters and invalid bytes', () => {
+    // Characters of each UTF-8 length, so a payload of 2-8 KB can be longer or shorter than the 2048 UTF-16
+    // units up to which the normalizer fingerprints canonical JSON instead of the text as sent.
+    const unit = fc.constantFrom('a', '"', 'é', 'ж', '值', '\uffff', '\u{1f600}', '\u{10ffff}');
+    const invalid = fc.oneof(
+      { arbitrary: fc.constant([]), weight: 4 },
+      { arbitrary: fc.constantFrom([0x80], [0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe0, 0x80, 0x80]), weight: 3 },
+    );
+    const sizes = fc.integer({ min: 2000, max: 8200 });
+    fc.assert(
+      fc.property(unit, unit, sizes, invalid, fc.nat(), fc.constantFrom(undefined, 3000, 6000), fc.boolean(), (u1, u2, size, bad, at, maxPayloadBytes, asResult) => {
+        const pattern = u2 + u1.repeat(6);
+        const text = pattern.repeat(Math.ceil(size / Buffer.byteLength(pattern)));
+        // Members out of order, so the canonical-JSON fingerprint differs from the one over the text as sent.
+        const utf8 = Buffer.from(JSON.stringify({ t: text, isError: true }));
+        const cut = at % utf8.length;
+        const bytes = Buffer.concat([Buffer.from('xyz'), utf8.subarray(0, cut), Buffer.from(bad), utf8.subarray(cut), Buffer.from('xyz')]);
+        const wire = new WireText(bytes, 3, bytes.length - 3);
+        if (wire.byteLength < DEFERRED_TEXT_MIN_BYTES) return;
+        const key = asResult ? OTEL.genAiToolCallResult : OTEL.genAiToolCallArguments;
+        const attrs = { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'read_file' };
+        const base: DecodedSpan = { ...decodedTemplate, attributes: { ...attrs, [key]: wire } };
+        const opts = maxPayloadBytes === undefined ? { captureContent: false } : { captureContent: false, maxPayloadBytes };
+        const fromWire = normalizeSpan(base, opts);
+        const fromString = normalizeSpan({ ...base, attributes: { ...attrs, [key]: wire.text() } }, opts);
+        expect(fromWire).toEqual(fromString);
+        expect(fromWire?.arguments ?? fromWire?.result).toBeDefined();
+      }),
+      { numRuns: 400, endOnFailure: true },
     );
   });
 
