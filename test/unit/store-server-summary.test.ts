@@ -8,10 +8,10 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { T0_MS, mcpEvent, processEvent } from '../helpers/store-items.js';
 
 /**
- * The store's server summaries (`listServers`) count on a run of one method or tool without looking the
- * name up again. Whatever the events and caps, the summaries must be those of a plain model that looks
- * every name up: names over the per-server or total cap go under `(other)`, and a name counted under
- * `(other)` gets its own key once a forgotten server frees room under the total cap.
+ * The store's server summaries (`listServers`), kept in recency order with capped name counts, must be those
+ * of a plain model that keeps servers in a list and looks every name up, whatever the events and caps: names
+ * over the per-server or total cap go under `(other)`, and a name counted under `(other)` gets its own key
+ * once a forgotten server frees room under the total cap.
  */
 
 const metricsToClose: Metrics[] = [];
@@ -19,17 +19,8 @@ afterEach(() => {
   for (const m of metricsToClose.splice(0)) m.close();
 });
 
-interface ModelServer {
-  id: string;
-  name: string;
-  pid?: number;
-  commandLine?: string;
-  firstSeen: number;
-  lastSeen: number;
-  counts: ServerSummary['counts'];
-  methods: Map<string, number>;
-  tools: Map<string, number>;
-}
+/** A summary as `listServers` gives it, with its name counts as maps while the model runs. */
+type ModelServer = Omit<ServerSummary, 'methods' | 'tools'> & { methods: Map<string, number>; tools: Map<string, number> };
 
 /** The summaries as the store kept them before: every name looked up, recency as a list. */
 class SummaryModel {
@@ -80,20 +71,7 @@ class SummaryModel {
 
   list(): ServerSummary[] {
     return this.servers
-      .map((s) => {
-        const summary: ServerSummary = {
-          id: s.id,
-          name: s.name,
-          firstSeen: s.firstSeen,
-          lastSeen: s.lastSeen,
-          counts: { ...s.counts },
-          methods: Object.fromEntries(s.methods),
-          tools: Object.fromEntries(s.tools),
-        };
-        if (s.pid !== undefined) summary.pid = s.pid;
-        if (s.commandLine !== undefined) summary.commandLine = s.commandLine;
-        return summary;
-      })
+      .map(({ methods, tools, counts, ...rest }) => ({ ...rest, counts: { ...counts }, methods: Object.fromEntries(methods), tools: Object.fromEntries(tools) }))
       .sort((a, b) => b.lastSeen - a.lastSeen);
   }
 }
