@@ -71,7 +71,7 @@ class ChainDriftDetector {
 
   onEvent(e: McpTrafficEvent): void {
     if (e.traceId === undefined || e.messageType !== 'request' || e.direction !== 'client_to_server') return;
-    const t = this.traces.getOrCreate(e.traceId, () => ({ last: e.time, nodes: [] }), e.time);
+    const t = this.traces.getOrCreate(e.traceId, newTrace, e.time);
     t.last = Math.max(t.last, e.time);
     if (t.nodes.length >= this.ctx.config.maxSpansPerTrace) return;
     const node: Node = { serverId: e.server.id, server: e.server.name, tool: e.tool ?? e.method, side: e.side, eventId: e.id, time: e.time };
@@ -222,6 +222,11 @@ class ChainDriftDetector {
     const now = this.ctx.now();
     for (const [id, g] of Object.entries(parsed.data.graphs)) this.graphs.set(id, g, now);
   }
+}
+
+/** A trace first seen at `now` (one function, not a closure per event: nearly every request starts a trace). */
+function newTrace(now: number): TraceState {
+  return { last: now, nodes: [] };
 }
 
 function chainText(path: readonly Node[]): string {

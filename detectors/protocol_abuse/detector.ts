@@ -116,13 +116,15 @@ const protocolAbuse: DetectorModule<ProtocolAbuseConfig> = {
 
     const onSession = (e: McpTrafficEvent): void => {
       if (e.sessionId === undefined || e.client === undefined) return;
-      const who = [e.client.name ?? '', e.client.address ?? ''].join('@');
+      const who = `${e.client.name ?? ''}@${e.client.address ?? ''}`;
       if (who === '@') return;
       const first = sessions.get(e.sessionId, ctx.now());
       if (first === undefined) {
         sessions.set(e.sessionId, who, ctx.now());
         return;
       }
+      // The same client again (nearly every event of a session): equal strings split into equal parts.
+      if (first === who) return;
       const [firstName, firstAddr] = first.split('@');
       const [name, addr] = who.split('@');
       const differs = (firstName && name && firstName !== name) || (firstAddr && addr && firstAddr !== addr);

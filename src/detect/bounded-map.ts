@@ -52,12 +52,27 @@ export class BoundedMap<V> {
     return slot.value;
   }
 
-  /** The value for `key`, created by `make` (and possibly evicting the LRU entry) when absent. */
-  getOrCreate(key: string, make: () => V, now = Date.now()): V {
-    const found = this.get(key, now);
-    if (found !== undefined) return found;
-    const value = make();
-    this.set(key, value, now);
+  /**
+   * The value for `key`, created by `make` (and possibly evicting the LRU entry) when absent. `make` gets
+   * `now`, so a caller can pass one function made once instead of a closure per call.
+   */
+  getOrCreate(key: string, make: (now: number) => V, now = Date.now()): V {
+    const slot = this.map.get(key);
+    if (slot !== undefined) {
+      if (!this.expired(slot, now)) {
+        slot.touched = now;
+        this.toTail(slot);
+        if (slot.value !== undefined) return slot.value;
+        const value = make(now);
+        this.set(key, value, now);
+        return value;
+      }
+      this.evict(slot, 'ttl');
+    }
+    // Absent (or just expired): a new slot without the second lookup `set` would make; most callers miss on
+    // every event for keys that come and go (traces, requests).
+    const value = make(now);
+    this.insert(key, value, now);
     return value;
   }
 
@@ -69,6 +84,10 @@ export class BoundedMap<V> {
       this.toTail(existing);
       return;
     }
+    this.insert(key, value, now);
+  }
+
+  private insert(key: string, value: V, now: number): void {
     const slot: Slot<V> = { key, value, touched: now };
     this.map.set(key, slot);
     this.append(slot);

@@ -281,6 +281,9 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
   private contextFor(d: LoadedDetector, config: unknown): DetectorContext<unknown> {
     const logger = this.opts.logger.child({ detector: d.id });
     const exceptions = (): ExceptionMatcher | undefined => this.running.find((r) => r.loaded === d)?.exceptions;
+    // Bound once: a detector whose traces or requests come and go evicts on nearly every event, and resolving
+    // the label set per eviction cost more than the eviction itself.
+    const evictions = this.opts.metrics.detectorStateEvictions.labels({ detector: d.id });
     return {
       manifest: d.manifest,
       config,
@@ -307,7 +310,7 @@ export class DetectorEngine implements Component, Consumer<McpEvent> {
           if (this.logOnce.shouldLog(`publish:${d.id}`)) this.opts.logger.error({ err: (err as Error).message, detector: d.id }, 'alert hand-off failed');
         }
       },
-      countEviction: (n = 1) => this.opts.metrics.detectorStateEvictions.inc({ detector: d.id }, n),
+      countEviction: (n = 1) => evictions.inc(n),
     };
   }
 
