@@ -131,7 +131,9 @@ describe('RecentStore with spans received as OTLP/JSON (differential against kee
       }),
       { numRuns: 600 },
     );
-    expect(spans).toBeGreaterThan(400);
+    // Not vacuous: 600 runs gave 428-523 spans in 8 tries, and 397 once in CI, so the floor sits well below
+    // that spread instead of near it (a floor of 400 failed on a valid run).
+    expect(spans).toBeGreaterThan(200);
   });
 
   it('reads back irregular requests (those decode-json decodes are kept as objects) and mutated bodies', () => {
